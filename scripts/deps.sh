@@ -1,0 +1,41 @@
+#!/bin/sh
+# deps.sh — make sure the Debian packages a target needs are installed.
+#
+# Usage: scripts/deps.sh check|demo|bench
+# As root it installs what is missing (non-interactive); otherwise it prints
+# the one apt-get line to run and fails, so nothing half-works later.
+set -eu
+
+build="gcc make pkg-config libssl-dev libc6-dev openssl"
+lab="dovecot-imapd python3 procps"
+case "${1:-check}" in
+check) pkgs="$build $lab libcmocka-dev clang libclang-rt-14-dev" ;;
+demo)  pkgs="$build $lab" ;;
+bench) pkgs="$build $lab isync time" ;;
+*) echo "usage: $0 check|demo|bench" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "mailshift: missing Debian packages:$missing" >&2
+	echo "run: sudo apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "mailshift: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+# Installing dovecot must not start a system-wide daemon on port 143/993:
+# the lab runs its own private instances.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod 755 /usr/sbin/policy-rc.d
+	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+apt-get update -q >/dev/null || apt-get update
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing

@@ -1,0 +1,470 @@
+/* cmd_sync.c — `mailshift sync`: copy old → new for one account given on
+ * the command line, or for every account of the configuration file.
+ *
+ * SECURITY: passwords come from files or the environment, never argv
+ * (which every local user can read in /proc). They are wiped after use.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "cli/sync_render.h"
+#include "core/alloc.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/url.h"
+#include "sync/sync.h"
+
+struct side_opts {
+	const char *url;
+	const char *password_file;
+	const char *ca_file;
+	const char *tls;
+	const char *auth;
+	const char *admin;
+};
+
+struct opts {
+	const char *config;
+	struct side_opts old_side, new_side;
+	const char *group, *account;
+	bool json, quiet, no_multiappend;
+	int timeout;
+	long batch, window;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: mailshift sync [-c FILE] [--group G] [--account EMAIL] [--json]\n"
+		"       mailshift sync --old imap[s]://USER@HOST[:PORT] --new imap[s]://USER@HOST[:PORT]\n"
+		"                      [--old-password-file F] [--new-password-file F] [options]\n"
+		"\n"
+		"Copies every folder, message, flag, keyword and arrival date from the old\n"
+		"server to the new one. Messages already on new are skipped.\n"
+		"\n"
+		"  -c, --config FILE        configuration (default ./mailshift.conf,\n"
+		"                           then /etc/mailshift/mailshift.conf)\n"
+		"  --group G, --account E   only this group / account of the configuration\n"
+		"  --old URL, --new URL     one-account mode; passwords from\n"
+		"  --old-password-file F    ... these files, or MAILSHIFT_OLD_PASSWORD /\n"
+		"  --new-password-file F        MAILSHIFT_NEW_PASSWORD\n"
+		"  --old-ca-file F, --new-ca-file F, --ca-file F   private CA (PEM)\n"
+		"  --old-tls none|verify, --new-tls none|verify     none: loopback tests only\n"
+		"  --old-auth M, --new-auth M   auto|login|plain|xoauth2 (token as password)\n"
+		"  --old-admin U, --new-admin U log in as admin U for the account (PLAIN\n"
+		"                           authorization identity); the password file then\n"
+		"                           holds the admin's password\n"
+		"  --json                   one JSON document on stdout\n"
+		"  -q, --quiet              only errors\n"
+		"  --no-multiappend         one APPEND per message even if MULTIAPPEND is offered\n"
+		"  --batch N                messages per MULTIAPPEND (default 100)\n"
+		"  --window N               APPEND commands in flight (default 8)\n"
+		"  --timeout SECS           network timeout (default 120)\n"
+		"\n"
+		"exit: 0 all copied, 1 partial failure, 2 usage/config, 3 authentication,\n"
+		"      4 connection, 5 TLS/certificate\n");
+}
+
+static bool parse_tls(const char *s, bool *none_r)
+{
+	if (s == NULL || strcmp(s, "verify") == 0) {
+		*none_r = false;
+		return true;
+	}
+	if (strcmp(s, "none") == 0) {
+		*none_r = true;
+		return true;
+	}
+	return false;
+}
+
+static bool parse_auth(const char *s, enum auth_mech *m)
+{
+	static const struct { const char *n; enum auth_mech m; } t[] = {
+		{ "auto", AUTH_AUTO }, { "login", AUTH_LOGIN },
+		{ "plain", AUTH_PLAIN }, { "xoauth2", AUTH_XOAUTH2 },
+	};
+	if (s == NULL) {
+		*m = AUTH_AUTO;
+		return true;
+	}
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+		if (strcasecmp(s, t[i].n) == 0) {
+			*m = t[i].m;
+			return true;
+		}
+	return false;
+}
+
+/* The pieces an endpoint points into; freed after the run. */
+struct owned {
+	struct url url;
+	char *secret;
+};
+
+static bool endpoint_from_url(const char *text, const char *what, const char *label,
+			      struct imap_endpoint *ep, struct owned *own, struct err *err)
+{
+	if (!url_parse(text, label, &own->url, err))
+		return false;
+	if (strcmp(own->url.scheme, "imap") != 0 && strcmp(own->url.scheme, "imaps") != 0) {
+		err_set(err, ERR_SCOPE_RUN, ERR_KIND_USAGE, false,
+			"%s: '%s' is not an IMAP address (use imap:// or imaps://)", label, text);
+		return false;
+	}
+	ep->what = what;
+	ep->host = own->url.host;
+	ep->port = own->url.port;
+	ep->implicit_tls = own->url.implicit_tls;
+	ep->user = own->url.user;
+	return true;
+}
+
+static int exit_for_kind(enum err_kind k)
+{
+	switch (k) {
+	case ERR_KIND_AUTH: return EXIT_AUTH;
+	case ERR_KIND_CONNECT: return EXIT_CONNECT;
+	case ERR_KIND_TLS: return EXIT_TLS;
+	case ERR_KIND_CONFIG:
+	case ERR_KIND_USAGE: return EXIT_USAGE;
+	default: return EXIT_PARTIAL;
+	}
+}
+
+struct run {
+	struct sync_options so;
+	struct sync_render *render;
+	size_t accounts, ok_accounts, failed_accounts;
+	int first_kind_exit;
+	bool mixed;
+};
+
+static void run_account(struct run *run, const struct sync_account *a)
+{
+	struct sync_account_result res;
+	bool ok = sync_account_run(a, &run->so, &res);
+
+	sync_render_account(run->render, &res);
+	run->accounts++;
+	if (ok) {
+		run->ok_accounts++;
+	} else if (err_is_set(&res.err) && res.copied == 0) {
+		int e = exit_for_kind(res.err.kind);
+		if (run->failed_accounts == 0)
+			run->first_kind_exit = e;
+		else if (run->first_kind_exit != e)
+			run->mixed = true;
+		run->failed_accounts++;
+	} else {
+		run->mixed = true;
+		run->failed_accounts++;
+	}
+	sync_account_result_free(&res);
+}
+
+static int run_exit(const struct run *run)
+{
+	if (run->failed_accounts == 0)
+		return EXIT_OK;
+	/* A specific code only when it tells the whole story: every account
+	 * failed, and all for the same reason. */
+	if (run->ok_accounts == 0 && !run->mixed)
+		return run->first_kind_exit;
+	return EXIT_PARTIAL;
+}
+
+static char *secret_from(const char *file, const char *env, const char *label, struct err *err)
+{
+	if (file != NULL) {
+		char *s = secret_read_file(file, err);
+		if (s == NULL)
+			err_prefix(err, "%s: ", label);
+		return s;
+	}
+	const char *e = getenv(env);
+	if (e != NULL && e[0] != '\0')
+		return xstrdup(e);
+	err_set(err, ERR_SCOPE_RUN, ERR_KIND_USAGE, false,
+		"no password for the %s server: give %s-password-file FILE or set %s", label,
+		strcmp(label, "old") == 0 ? "--old" : "--new", env);
+	return NULL;
+}
+
+static bool side_endpoint(const struct side_opts *so, const char *label, const char *what,
+			  const char *env, struct imap_endpoint *ep, struct owned *own,
+			  struct err *err)
+{
+	char flag[32];
+	bool none;
+
+	snprintf(flag, sizeof flag, "--%s", label);
+	if (!endpoint_from_url(so->url, what, flag, ep, own, err))
+		return false;
+	if (ep->user == NULL) {
+		err_set(err, ERR_SCOPE_RUN, ERR_KIND_USAGE, false,
+			"%s: give the account's user name in the address, e.g. imaps://alice@%s",
+			flag, own->url.host);
+		return false;
+	}
+	if (!parse_tls(so->tls, &none)) {
+		err_set(err, ERR_SCOPE_RUN, ERR_KIND_USAGE, false,
+			"--%s-tls: '%s' is not valid (use verify or none)", label, so->tls);
+		return false;
+	}
+	if (!parse_auth(so->auth, &ep->auth)) {
+		err_set(err, ERR_SCOPE_RUN, ERR_KIND_USAGE, false,
+			"--%s-auth: '%s' is not valid (use auto, login, plain or xoauth2)", label,
+			so->auth);
+		return false;
+	}
+	ep->tls_none = none;
+	ep->ca_file = so->ca_file;
+	ep->admin_user = so->admin;
+	own->secret = secret_from(so->password_file, env, label, err);
+	ep->secret = own->secret;
+	return own->secret != NULL;
+}
+
+static void owned_free(struct owned *o)
+{
+	url_free(&o->url);
+	secret_free(&o->secret);
+}
+
+static bool config_endpoint(const struct config *cfg, const struct config_server *srv,
+			    const char *label, const char *what, const char *user,
+			    const char *password, struct imap_endpoint *ep, struct owned *own,
+			    struct err *err)
+{
+	char where[256];
+
+	if (srv->imap == NULL) {
+		err_set(err, ERR_SCOPE_RUN, ERR_KIND_CONFIG, false,
+			"%s: [%s] has no 'imap' address (e.g. imap = imaps://mail.example.jp)",
+			cfg->path, label);
+		return false;
+	}
+	snprintf(where, sizeof where, "%s [%s] imap", cfg->path, label);
+	if (!endpoint_from_url(srv->imap, what, where, ep, own, err))
+		return false;
+	ep->user = user;
+	ep->tls_none = srv->tls == TLS_NONE;
+	ep->ca_file = srv->ca_file;
+	ep->auth = srv->auth;
+	if (srv->admin_user != NULL) {
+		ep->admin_user = srv->admin_user;
+		if (srv->admin_password_file == NULL) {
+			err_set(err, ERR_SCOPE_RUN, ERR_KIND_CONFIG, false,
+				"%s: [%s] admin_user needs admin_password_file", cfg->path, label);
+			return false;
+		}
+		own->secret = secret_read_file(srv->admin_password_file, err);
+		if (own->secret == NULL)
+			return false;
+	} else if (password != NULL) {
+		own->secret = xstrdup(password);
+	}
+	ep->secret = own->secret;
+	return true;
+}
+
+static int run_config(const struct opts *o, struct run *run)
+{
+	struct err err;
+	const char *path = o->config ? o->config : config_default_path();
+
+	err_clear(&err);
+	if (path == NULL) {
+		fprintf(stderr, "mailshift: no configuration: give -c FILE, create ./mailshift.conf, "
+				"or use --old/--new for one account (see mailshift sync --help)\n");
+		return EXIT_USAGE;
+	}
+	struct config *cfg = config_load(path, &err);
+	if (cfg == NULL) {
+		fprintf(stderr, "mailshift: %s\n", err.msg);
+		return EXIT_USAGE;
+	}
+	size_t matched = 0;
+	bool group_found = o->group == NULL;
+	for (size_t g = 0; g < cfg->group_count; g++) {
+		const struct config_group *grp = &cfg->groups[g];
+		if (o->group != NULL && strcmp(o->group, grp->name) != 0)
+			continue;
+		group_found = true;
+		for (size_t i = 0; i < grp->account_count; i++) {
+			const struct config_account *ac = &grp->accounts[i];
+			if (o->account != NULL && strcasecmp(o->account, ac->email) != 0)
+				continue;
+			matched++;
+			struct sync_account a = { .label = ac->email };
+			struct owned oo = { 0 }, on = { 0 };
+			bool ok = config_endpoint(cfg, &cfg->old_server, "old", "old server",
+						  ac->old_user, ac->old_password, &a.old_ep, &oo,
+						  &err) &&
+				  config_endpoint(cfg, &cfg->new_server, "new", "new server",
+						  ac->new_user, ac->new_password, &a.new_ep, &on,
+						  &err);
+			if (!ok) {
+				owned_free(&oo);
+				owned_free(&on);
+				fprintf(stderr, "mailshift: %s\n", err.msg);
+				config_free(&cfg);
+				return EXIT_USAGE;
+			}
+			a.old_ep.timeout_ms = a.new_ep.timeout_ms = o->timeout * 1000;
+			run_account(run, &a);
+			owned_free(&oo);
+			owned_free(&on);
+		}
+	}
+	config_free(&cfg);
+	if (!group_found) {
+		fprintf(stderr, "mailshift: %s has no group '%s'\n", path, o->group);
+		return EXIT_USAGE;
+	}
+	if (matched == 0) {
+		fprintf(stderr, "mailshift: %s: no account to sync%s%s\n", path,
+			o->account ? " matches --account " : "", o->account ? o->account : "");
+		return EXIT_USAGE;
+	}
+	return -1;
+}
+
+int cmd_sync(int argc, char **argv)
+{
+	enum { O_OLD = 256, O_NEW, O_OPF, O_NPF, O_OCA, O_NCA, O_CA, O_OTLS, O_NTLS, O_OAUTH,
+	       O_NAUTH, O_OADM, O_NADM, O_GROUP, O_ACCOUNT, O_JSON, O_NOMULTI, O_BATCH,
+	       O_WINDOW, O_TIMEOUT };
+	static const struct option lo[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "old", required_argument, NULL, O_OLD },
+		{ "new", required_argument, NULL, O_NEW },
+		{ "old-password-file", required_argument, NULL, O_OPF },
+		{ "new-password-file", required_argument, NULL, O_NPF },
+		{ "old-ca-file", required_argument, NULL, O_OCA },
+		{ "new-ca-file", required_argument, NULL, O_NCA },
+		{ "ca-file", required_argument, NULL, O_CA },
+		{ "old-tls", required_argument, NULL, O_OTLS },
+		{ "new-tls", required_argument, NULL, O_NTLS },
+		{ "old-auth", required_argument, NULL, O_OAUTH },
+		{ "new-auth", required_argument, NULL, O_NAUTH },
+		{ "old-admin", required_argument, NULL, O_OADM },
+		{ "new-admin", required_argument, NULL, O_NADM },
+		{ "group", required_argument, NULL, O_GROUP },
+		{ "account", required_argument, NULL, O_ACCOUNT },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "no-multiappend", no_argument, NULL, O_NOMULTI },
+		{ "batch", required_argument, NULL, O_BATCH },
+		{ "window", required_argument, NULL, O_WINDOW },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct opts o = { .timeout = 120, .batch = 100, .window = 8 };
+	int c, verbose = 0;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:qvh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'c': o.config = optarg; break;
+		case O_OLD: o.old_side.url = optarg; break;
+		case O_NEW: o.new_side.url = optarg; break;
+		case O_OPF: o.old_side.password_file = optarg; break;
+		case O_NPF: o.new_side.password_file = optarg; break;
+		case O_OCA: o.old_side.ca_file = optarg; break;
+		case O_NCA: o.new_side.ca_file = optarg; break;
+		case O_CA: o.old_side.ca_file = o.new_side.ca_file = optarg; break;
+		case O_OTLS: o.old_side.tls = optarg; break;
+		case O_NTLS: o.new_side.tls = optarg; break;
+		case O_OAUTH: o.old_side.auth = optarg; break;
+		case O_NAUTH: o.new_side.auth = optarg; break;
+		case O_OADM: o.old_side.admin = optarg; break;
+		case O_NADM: o.new_side.admin = optarg; break;
+		case O_GROUP: o.group = optarg; break;
+		case O_ACCOUNT: o.account = optarg; break;
+		case O_JSON: o.json = true; break;
+		case 'q': o.quiet = true; break;
+		case 'v': verbose++; break;
+		case O_NOMULTI: o.no_multiappend = true; break;
+		case O_BATCH: o.batch = strtol(optarg, NULL, 10); break;
+		case O_WINDOW: o.window = strtol(optarg, NULL, 10); break;
+		case O_TIMEOUT: o.timeout = (int)strtol(optarg, NULL, 10); break;
+		case 'h': usage(stdout); return EXIT_OK;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "mailshift sync: unexpected argument '%s'\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (o.batch < 1 || o.batch > 100000 || o.window < 1 || o.window > 1000 ||
+	    o.timeout < 1) {
+		fprintf(stderr, "mailshift sync: --batch 1..100000, --window 1..1000, "
+				"--timeout >= 1\n");
+		return EXIT_USAGE;
+	}
+	if (verbose)
+		log_set_level(verbose > 1 ? LOG_DEBUG : LOG_INFO);
+
+	struct run run = { 0 };
+	sync_options_default(&run.so);
+	run.so.use_multiappend = !o.no_multiappend;
+	run.so.batch_messages = (unsigned)o.batch;
+	run.so.window = (unsigned)o.window;
+	run.render = sync_render_new(o.json, o.quiet, isatty(STDERR_FILENO));
+	run.so.ops = sync_render_ops();
+	run.so.ctx = run.render;
+
+	int rc;
+	if (o.old_side.url != NULL || o.new_side.url != NULL) {
+		struct err err;
+		struct sync_account a = { 0 };
+		struct owned oo = { 0 }, on = { 0 };
+		err_clear(&err);
+		if (o.old_side.url == NULL || o.new_side.url == NULL) {
+			fprintf(stderr, "mailshift sync: one-account mode needs both --old and --new\n");
+			sync_render_finish(&run.render, EXIT_USAGE);
+			return EXIT_USAGE;
+		}
+		if (o.config != NULL || o.group != NULL || o.account != NULL) {
+			fprintf(stderr, "mailshift sync: --old/--new cannot be combined with "
+					"-c, --group or --account\n");
+			sync_render_finish(&run.render, EXIT_USAGE);
+			return EXIT_USAGE;
+		}
+		if (!side_endpoint(&o.old_side, "old", "old server", "MAILSHIFT_OLD_PASSWORD",
+				   &a.old_ep, &oo, &err) ||
+		    !side_endpoint(&o.new_side, "new", "new server", "MAILSHIFT_NEW_PASSWORD",
+				   &a.new_ep, &on, &err)) {
+			fprintf(stderr, "mailshift sync: %s\n", err.msg);
+			owned_free(&oo);
+			owned_free(&on);
+			sync_render_finish(&run.render, EXIT_USAGE);
+			return EXIT_USAGE;
+		}
+		a.label = a.old_ep.user;
+		a.old_ep.timeout_ms = a.new_ep.timeout_ms = o.timeout * 1000;
+		run_account(&run, &a);
+		owned_free(&oo);
+		owned_free(&on);
+		rc = run_exit(&run);
+	} else {
+		rc = run_config(&o, &run);
+		if (rc < 0)
+			rc = run_exit(&run);
+		else {
+			sync_render_finish(&run.render, rc);
+			return rc;
+		}
+	}
+	sync_render_finish(&run.render, rc);
+	return rc;
+}

@@ -1,0 +1,48 @@
+/* main.c — the mailshift command: dispatch to a subcommand (git style). */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/ssl.h>
+
+#include "cli/commands.h"
+
+#define MAILSHIFT_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: mailshift COMMAND [options]\n"
+		"\n"
+		"Parallel-run mail migration: copy and keep in sync an old and a new mail server.\n"
+		"\n"
+		"commands:\n"
+		"  sync      copy every folder, message, flag and date from old to new (IMAP)\n"
+		"  help      this text; 'mailshift COMMAND --help' for a command's options\n"
+		"  version   print the version\n"
+		"\n"
+		"Every command takes -c FILE (default ./mailshift.conf, then\n"
+		"/etc/mailshift/mailshift.conf). See docs/ for each command.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	OPENSSL_init_ssl(0, NULL);
+	if (strcmp(cmd, "sync") == 0)
+		return cmd_sync(argc - 1, argv + 1);
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("mailshift %s\n", MAILSHIFT_VERSION);
+		return EXIT_OK;
+	}
+	fprintf(stderr, "mailshift: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,81 @@
+/* sync.h — the sync engine's public interface: copy one account's mail
+ * from an old IMAP server to a new one.
+ *
+ * The engine never prints: it reports through `struct sync_report_ops`
+ * (which the CLI renders as a progress line, text or JSON) and fills a
+ * `struct sync_account_result` that the caller owns and releases with
+ * sync_account_result_free().
+ *
+ * Failure reach (see core/err.h): a message the new server refuses is
+ * reported and the run goes on; a folder that cannot be opened or created is
+ * reported and the other folders go on; a dropped connection is retried
+ * (reconnect, redo the folder: messages already copied are recognised and
+ * skipped) up to `retries` times; bad credentials stop the account.
+ */
+#ifndef MS_SYNC_H
+#define MS_SYNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "imap/imap_client.h"
+
+struct sync_folder_result {
+	char *old_name;        /* UTF-8 */
+	char *new_name;        /* UTF-8 */
+	bool renamed;          /* a separator character had to be replaced */
+	uint64_t total;        /* messages in the old folder */
+	uint64_t copied;
+	uint64_t skipped;      /* already on new */
+	uint64_t failed;
+	uint64_t bytes;        /* bytes copied */
+	double seconds;
+	char *error;           /* folder-level failure, or NULL */
+};
+
+struct sync_account_result {
+	char *account;
+	struct sync_folder_result *folders;
+	size_t folder_count;
+	uint64_t copied, skipped, failed, bytes, total;
+	double seconds;
+	struct err err;        /* account-level failure (kind NONE when none) */
+	unsigned reconnects;
+};
+
+struct sync_report_ops {
+	void (*folder_begin)(void *ctx, const char *account, const char *old_name,
+			     const char *new_name, uint64_t to_copy, uint64_t bytes);
+	void (*progress)(void *ctx, const char *account, uint64_t msgs, uint64_t bytes);
+	void (*message_failed)(void *ctx, const char *account, const char *folder, uint32_t uid,
+			       uint64_t size, const char *why);
+	void (*folder_end)(void *ctx, const char *account, const struct sync_folder_result *f);
+	void (*warning)(void *ctx, const char *account, const char *msg);
+};
+
+struct sync_options {
+	bool use_multiappend;      /* default true: when the new server offers it */
+	unsigned batch_messages;   /* per MULTIAPPEND; default 100 */
+	uint64_t batch_bytes;      /* per MULTIAPPEND; default 16 MiB */
+	unsigned window;           /* APPEND commands in flight; default 8 */
+	unsigned retries;          /* reconnects per account; default 3 */
+	unsigned retry_delay_ms;   /* first back-off; default 1000, doubling */
+	const struct sync_report_ops *ops;
+	void *ctx;
+};
+
+struct sync_account {
+	const char *label;         /* account name for reports (email) */
+	struct imap_endpoint old_ep;
+	struct imap_endpoint new_ep;
+};
+
+void sync_options_default(struct sync_options *o);
+/* Returns true when every message was copied or already there. */
+bool sync_account_run(const struct sync_account *acct, const struct sync_options *opts,
+		      struct sync_account_result *res);
+void sync_account_result_free(struct sync_account_result *res);
+
+#endif
