@@ -542,6 +542,9 @@ cmd_start() {
 	[ -x "$DOVECOT" ] || die "dovecot not found (apt-get install dovecot-imapd)"
 	command -v openssl >/dev/null || die "openssl not found"
 	command -v python3 >/dev/null || die "python3 not found"
+	case $DIR in
+	*[[:space:]%\"\'\#\\]*) die "$DIR: the lab path must not contain blanks or any of % \" ' # \\ (they end up in Dovecot's config)" ;;
+	esac
 	if [ -e "$DIR" ]; then
 		[ -d "$DIR" ] || die "$DIR exists and is not a directory"
 		[ -z "$(ls -A -- "$DIR")" ] || die "$DIR is not empty: give a new or empty directory (or stop and remove the old lab)"

@@ -219,7 +219,7 @@ static bool dispatch_tagged(struct imap_client *c, const struct imap_response *r
 			p.done(p.ctx, r);
 		return true;
 	}
-	err_set(err, ERR_SCOPE_ACCOUNT, ERR_KIND_PROTOCOL, true,
+	err_set(err, ERR_SCOPE_ACCOUNT, ERR_KIND_PROTOCOL, false,
 		"%s %s:%u answered a command we did not send (tag %.40s)", c->what, c->host,
 		c->port, t);
 	return false;
@@ -293,7 +293,7 @@ static bool pump(struct imap_client *c, struct err *err)
 		case IMAP_PARSE_NEED_MORE:
 			continue;
 		case IMAP_PARSE_ERROR:
-			err_set(err, ERR_SCOPE_ACCOUNT, ERR_KIND_PROTOCOL, true, "%s %s:%u: %s",
+			err_set(err, ERR_SCOPE_ACCOUNT, ERR_KIND_PROTOCOL, false, "%s %s:%u: %s",
 				c->what, c->host, c->port, imap_parser_error(c->parser));
 			return false;
 		default:
