@@ -32,7 +32,7 @@ struct opts {
 	const char *config;
 	struct side_opts old_side, new_side;
 	const char *group, *account;
-	bool json, quiet, no_multiappend;
+	bool json, quiet, no_multiappend, no_literal_plus;
 	int timeout;
 	long batch, window;
 };
@@ -62,6 +62,7 @@ static void usage(FILE *f)
 		"  --json                   one JSON document on stdout\n"
 		"  -q, --quiet              only errors\n"
 		"  --no-multiappend         one APPEND per message even if MULTIAPPEND is offered\n"
+		"  --no-literal-plus        synchronizing literals even if LITERAL+ is offered\n"
 		"  --batch N                messages per MULTIAPPEND (default 100)\n"
 		"  --window N               APPEND commands in flight (default 8)\n"
 		"  --timeout SECS           network timeout (default 120)\n"
@@ -318,6 +319,7 @@ static int run_config(const struct opts *o, struct run *run)
 				return EXIT_USAGE;
 			}
 			a.old_ep.timeout_ms = a.new_ep.timeout_ms = o->timeout * 1000;
+			a.old_ep.no_literal_plus = a.new_ep.no_literal_plus = o->no_literal_plus;
 			run_account(run, &a);
 			owned_free(&oo);
 			owned_free(&on);
@@ -340,7 +342,7 @@ int cmd_sync(int argc, char **argv)
 {
 	enum { O_OLD = 256, O_NEW, O_OPF, O_NPF, O_OCA, O_NCA, O_CA, O_OTLS, O_NTLS, O_OAUTH,
 	       O_NAUTH, O_OADM, O_NADM, O_GROUP, O_ACCOUNT, O_JSON, O_NOMULTI, O_BATCH,
-	       O_WINDOW, O_TIMEOUT };
+	       O_WINDOW, O_TIMEOUT, O_NOLITPLUS };
 	static const struct option lo[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "old", required_argument, NULL, O_OLD },
@@ -362,6 +364,7 @@ int cmd_sync(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "no-multiappend", no_argument, NULL, O_NOMULTI },
+		{ "no-literal-plus", no_argument, NULL, O_NOLITPLUS },
 		{ "batch", required_argument, NULL, O_BATCH },
 		{ "window", required_argument, NULL, O_WINDOW },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
@@ -394,6 +397,7 @@ int cmd_sync(int argc, char **argv)
 		case 'q': o.quiet = true; break;
 		case 'v': verbose++; break;
 		case O_NOMULTI: o.no_multiappend = true; break;
+		case O_NOLITPLUS: o.no_literal_plus = true; break;
 		case O_BATCH: o.batch = strtol(optarg, NULL, 10); break;
 		case O_WINDOW: o.window = strtol(optarg, NULL, 10); break;
 		case O_TIMEOUT: o.timeout = (int)strtol(optarg, NULL, 10); break;
@@ -452,6 +456,7 @@ int cmd_sync(int argc, char **argv)
 		}
 		a.label = a.old_ep.user;
 		a.old_ep.timeout_ms = a.new_ep.timeout_ms = o.timeout * 1000;
+		a.old_ep.no_literal_plus = a.new_ep.no_literal_plus = o.no_literal_plus;
 		run_account(&run, &a);
 		owned_free(&oo);
 		owned_free(&on);

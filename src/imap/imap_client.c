@@ -676,6 +676,8 @@ struct imap_client *imap_client_connect(const struct imap_endpoint *ep, struct e
 		if (!refresh_caps(c, err))
 			goto fail;
 	}
+	if (ep->no_literal_plus)
+		c->caps.literal_plus = c->caps.literal_minus = false;
 	return c;
 fail:
 	imap_client_close(&c);

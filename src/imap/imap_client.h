@@ -51,6 +51,7 @@ struct imap_endpoint {
 	const char *admin_user;  /* log in as this user on behalf of `user` */
 	const char *secret;      /* password of user (or admin), or OAuth2 token */
 	int timeout_ms;
+	bool no_literal_plus;    /* ignore LITERAL+/LITERAL- (buggy servers, tests) */
 };
 
 struct imap_caps {
