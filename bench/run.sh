@@ -72,6 +72,16 @@ PW=$LAB_PASSWORD_DIR
 FSYNC=$(doveconf -c "$NEW_CONF" -h mail_fsync 2>/dev/null || echo "?")
 FSYNC_OLD=$(doveconf -c "$OLD_CONF" -h mail_fsync 2>/dev/null || echo "?")
 
+# Other work on the machine skews every figure (Dovecot is CPU-bound here): say so.
+# busy: processes (not this lab's Dovecot) that used >= 20% of a CPU over their lifetime.
+busy() {
+	ps -eo pcpu=,pid=,comm= --sort=-pcpu | awk -v me=$$ '
+		$1 >= 20 && $2 != me && $3 !~ /^(dovecot|imap|imap-login|auth|config|anvil|log|stats)$/ {
+			printf "%s%s pid %s %s%%", sep, $3, $2, $1; sep = ", " }'
+}
+LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
+BUSY_START=$(busy)
+
 SRC=big            # old account, the source of every copy
 T_MS=big           # new account for mailshift
 T_MB=carol         # new account for mbsync
@@ -173,6 +183,8 @@ step "mailshift --no-multiappend: old '$SRC' → new '$T_MS1'"
 timed mailshift1 "$MAILSHIFT" "${MS_ARGS[@]}" --new "imaps://$T_MS1@127.0.0.1:$NEW_IMAPS_PORT" \
 	--new-password-file "$PW/$T_MS1.pass" --no-multiappend || die "mailshift --no-multiappend failed (see above)"
 
+BUSY_END=$(busy)
+
 # ---------------------------------------------------------------- verification
 BAD=0
 for run in mailshift:$T_MS mailshift1:$T_MS1; do
@@ -213,8 +225,9 @@ step "verifying mbsync's copy in new '$T_MB' (counts per folder; bodies, dates, 
 python3 - "$WORK/old.json" "$TOOLS" "$NEW_IMAPS_PORT" "$LAB_CA" "$T_MB" "$PW/$T_MB.pass" \
 	"$WORK/mbsync.check.json" <<'PY' || BAD=1
 # Reads every message of the mbsync copy. mbsync 1.4 adds an "X-TUID:" header line to
-# each message it stores (its crash-recovery marker) and does not copy keywords, so the
-# bodies are compared with that line removed and the flags as system flags only.
+# each message it stores (its crash-recovery marker) and copies only the system flags and
+# $Forwarded (its "Passed" flag), so bodies are compared with that line removed and flags
+# as those it keeps; the other keywords it drops are counted.
 import hashlib, json, re, sys
 from collections import Counter
 sys.path.insert(0, sys.argv[2])
@@ -226,7 +239,7 @@ imap = U.connect("127.0.0.1", int(sys.argv[3]), "imaps", sys.argv[4], sys.argv[5
                  U.read_password_file(sys.argv[6]))
 s = U.Session(imap)
 TUID = re.compile(rb"^X-TUID: [^\r\n]*\r\n", re.M)
-SYSTEM = {"\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"}
+SYSTEM = {"\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft", "$Forwarded"}
 
 def read_folder(f):
     _, un = s.run(b"EXAMINE " + U.imap_quote(f.raw))
@@ -269,15 +282,16 @@ for oname in sorted(old):
         fail.append(f"{oname} -> {nname}: old {len(want)} messages, new {len(got)}")
     elif exp != have:
         fail.append(f"{oname} -> {nname}: {sum((exp - have).values())} messages differ "
-                    f"(body without X-TUID, system flags or date)")
+                    f"(body without X-TUID, system flags/$Forwarded or date)")
     rows.append((nname, len(want), len(got)))
 s.logout()
 extra = sorted(set(new) - {r[0] for r in rows})
 for n, w, g in rows:
     print(f"  {'OK  ' if w == g else 'DIFF'}  {n}: old {w}, new {g}")
 print(f"  mbsync: {total_new} messages on new; {total_tuid} got an X-TUID header "
-      f"(bodies otherwise byte-identical: {'yes' if not fail else 'see FAIL'}); dates and "
-      f"system flags kept; {kw_lost} messages lost their keywords ($Forwarded, $Junk, ...)")
+      f"(bodies otherwise byte-identical: {'yes' if not fail else 'see FAIL'}); dates, "
+      f"system flags and $Forwarded kept; {kw_lost} messages lost other keywords "
+      f"($Junk, $NotJunk, $MDNSent, Project_X, ...)")
 if extra:
     print("  new folders nothing maps to: " + ", ".join(extra))
 json.dump({"messages": total_new, "tuid": total_tuid, "keywords_lost": kw_lost},
@@ -288,10 +302,15 @@ sys.exit(1 if fail else 0)
 PY
 
 # ---------------------------------------------------------------- table
-python3 - "$WORK" "$SRC_BYTES" "$MBSYNC_VERSION" "$FSYNC" "$FSYNC_OLD" "$("$MAILSHIFT" version 2>&1 | head -n 1)" <<'PY'
+LOAD_END=$(cut -d' ' -f1 /proc/loadavg)
+python3 - "$WORK" "$SRC_BYTES" "$MBSYNC_VERSION" "$FSYNC" "$FSYNC_OLD" "$("$MAILSHIFT" version 2>&1 | head -n 1)" \
+	"$LOAD_START" "$LOAD_END" "$BUSY_START" "$BUSY_END" <<'PY'
 import json, os, sys
 work, src_bytes = sys.argv[1], int(sys.argv[2])
 mbv, fsync_new, fsync_old, msv = sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
+load_start, load_end = float(sys.argv[7]), float(sys.argv[8])
+busy = "; ".join(x for x in (sys.argv[9] and "before: " + sys.argv[9],
+                               sys.argv[10] and "after the timed runs: " + sys.argv[10]) if x)
 def t(name):
     line = open(os.path.join(work, name + ".time")).read().strip().splitlines()[-1]
     sec, kb = line.split()
@@ -308,19 +327,26 @@ mb = src_bytes / 1e6
 print()
 print(f"one-way copy old → new, IMAPS on 127.0.0.1, {os.cpu_count()} CPUs; "
       f"Dovecot mail_fsync = {fsync_new} (new), {fsync_old} (old); {msv}")
-hdr = f"{'tool':<28} {'messages':>8} {'MB':>7} {'seconds':>8} {'msgs/s':>8} {'MB/s':>7} {'peak RSS MB':>11}"
+hdr = f"{'tool':<28} {'messages':>8} {'MB':>7} {'seconds':>8} {'msgs/s':>8} {'MB/s':>7} {'peak RSS MiB':>12}"
 print(hdr)
 print("-" * len(hdr))
 rate = {}
 for name, n, sec, kb in rows:
     s = max(sec, 0.01)
     rate[name] = (n / s, mb / s, kb / 1024)
-    print(f"{name:<28} {n:>8} {mb:>7.1f} {sec:>8.2f} {n / s:>8.0f} {mb / s:>7.2f} {kb / 1024:>11.1f}")
+    print(f"{name:<28} {n:>8} {mb:>7.1f} {sec:>8.2f} {n / s:>8.0f} {mb / s:>7.2f} {kb / 1024:>12.1f}")
 ms, mbs, ms1 = (rate[r[0]] for r in rows)
 print()
 print(f"mailshift / mbsync:  msgs/s x{ms[0] / mbs[0]:.2f}   MB/s x{ms[1] / mbs[1]:.2f}   "
       f"peak RSS x{ms[2] / mbs[2]:.2f}")
 print(f"MULTIAPPEND / one APPEND per message (mailshift):  msgs/s x{ms[0] / ms1[0]:.2f}")
+ncpu = os.cpu_count() or 1
+print(f"load average (1 min) {load_start:.2f} before the lab started, {load_end:.2f} at the end "
+      "(the bench's own Dovecot and tools count in the second)")
+if busy or load_start > 0.5 * ncpu:
+    print("WARNING: other processes were using the CPUs" + (f" ({busy})" if busy else "") +
+          "; Dovecot is CPU-bound in this benchmark, so these figures are skewed: "
+          "rerun on an idle machine")
 print("MB = 10^6 bytes of the source messages (RFC 822 sizes as appended by corpus.py, the same "
       "for every row); peak RSS = max resident set (MiB) from /usr/bin/time %M; seconds = wall clock.")
 PY

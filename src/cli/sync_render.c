@@ -250,6 +250,41 @@ static void json_account(struct sync_render *r, const struct sync_account_result
 	buf_append_str(b, "]}");
 }
 
+/* Terminal columns of a UTF-8 string: East Asian wide characters take
+ * two, so Japanese folder names line up with ASCII ones. */
+static size_t columns(const char *s)
+{
+	size_t cols = 0;
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		unsigned cp;
+		size_t n;
+		if (*p < 0x80) { cp = *p; n = 1; }
+		else if ((*p & 0xe0) == 0xc0 && p[1]) { cp = (unsigned)(*p & 0x1f) << 6 | (p[1] & 0x3f); n = 2; }
+		else if ((*p & 0xf0) == 0xe0 && p[1] && p[2]) {
+			cp = (unsigned)(*p & 0x0f) << 12 | (unsigned)(p[1] & 0x3f) << 6 | (p[2] & 0x3f);
+			n = 3;
+		} else if ((*p & 0xf8) == 0xf0 && p[1] && p[2] && p[3]) { cp = 0x20000; n = 4; }
+		else { cp = '?'; n = 1; }
+		bool wide = (cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf) ||
+			    (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
+			    (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||
+			    (cp >= 0xffe0 && cp <= 0xffe6) || cp >= 0x1f300;
+		cols += wide ? 2 : 1;
+		p += n;
+	}
+	return cols;
+}
+
+static void pad(struct buf *b, const char *s, size_t width)
+{
+	size_t c = columns(s);
+	buf_append_str(b, s);
+	for (; c < width; c++)
+		buf_append_char(b, ' ');
+}
+
 static void text_account(struct sync_render *r, const struct sync_account_result *a)
 {
 	struct buf *b = &r->accounts;
@@ -265,8 +300,12 @@ static void text_account(struct sync_render *r, const struct sync_account_result
 		buf_printf(b, "  error: %s\n", a->err.msg);
 	for (size_t i = 0; i < a->folder_count; i++) {
 		const struct sync_folder_result *f = &a->folders[i];
-		buf_printf(b, "  %-28s -> %-24s %6llu copied %6llu there %4llu failed %9.1f MB%s%s\n",
-			   f->old_name, f->new_name, (unsigned long long)f->copied,
+		buf_append_str(b, "  ");
+		pad(b, f->old_name, 28);
+		buf_append_str(b, " -> ");
+		pad(b, f->new_name, 24);
+		buf_printf(b, " %6llu copied %6llu there %4llu failed %9.1f MB%s%s\n",
+			   (unsigned long long)f->copied,
 			   (unsigned long long)f->skipped, (unsigned long long)f->failed,
 			   (double)f->bytes / 1e6, f->error ? "  ERROR: " : "",
 			   f->error ? f->error : "");

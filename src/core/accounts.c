@@ -157,7 +157,7 @@ static int csv_row(struct csv *c, struct csv_field **fields_r, size_t *count_r, 
 		   int *line_r, struct err *err)
 {
 	struct csv_field *fields = NULL;
-	size_t n = 0;
+	size_t n = 0, cap = 0;
 
 	*fields_r = NULL;
 	*count_r = 0;
@@ -179,7 +179,10 @@ static int csv_row(struct csv *c, struct csv_field **fields_r, size_t *count_r, 
 		} else if (!csv_unquoted(c, &f, err)) {
 			goto fail;
 		}
-		fields = xreallocarray(fields, n + 1, sizeof *fields);
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			fields = xreallocarray(fields, cap, sizeof *fields);
+		}
 		fields[n++] = f;
 		if (c->p < c->end && *c->p == ',') {
 			c->p++;
@@ -322,7 +325,7 @@ bool config_parse_accounts(const char *name, const char *text, size_t len,
 	size_t nf = 0, header_n = 0;
 	int col[COL_COUNT];
 	struct config_account *acc = NULL;
-	size_t nacc = 0;
+	size_t nacc = 0, acc_cap = 0;
 	bool quoted = false;
 	int line = 0, r;
 
@@ -395,7 +398,10 @@ bool config_parse_accounts(const char *name, const char *text, size_t len,
 				c.name, line, nf, header_n);
 			goto fail;
 		}
-		acc = xreallocarray(acc, nacc + 1, sizeof *acc);
+		if (nacc == acc_cap) {
+			acc_cap = acc_cap ? acc_cap * 2 : 16;
+			acc = xreallocarray(acc, acc_cap, sizeof *acc);
+		}
 		struct config_account *a = &acc[nacc++];
 		memset(a, 0, sizeof *a);
 		a->line = line;

@@ -10,7 +10,8 @@
  * What is an error and what a warning follows one rule: a file written for a
  * newer mailshift must still run here, so an unknown section or key only
  * warns (file:line via log_warn); anything we do understand but cannot
- * accept (a key outside a section, a duplicate key or group, a value outside
+ * accept (a key outside a section or in another section than its own, a
+ * duplicate key or group, a value outside
  * its allowed set, a bad address) is an error naming file:line and, where the
  * values are a fixed set, listing them. The first error stops the parse.
  *
@@ -544,6 +545,28 @@ static bool set_value(struct parser *p, int line, const struct key_def *k, void 
 	}
 }
 
+/* Where a key we know belongs: a key in the wrong section is an error (the
+ * contract in config.h), unlike a key nobody knows (a warning). */
+static const char *key_home(const char *key, size_t klen)
+{
+	static const struct {
+		const struct key_def *keys;
+		const char *where;
+	} homes[] = {
+		{ migration_keys, "[migration]" }, { server_keys, "[old] or [new]" },
+		{ relay_keys, "[relay]" }, { dns_keys, "[dns]" }, { sync_keys, "[sync]" },
+		{ group_keys, "a [group NAME] section" },
+	};
+
+	for (size_t h = 0; h < sizeof homes / sizeof homes[0]; h++) {
+		for (const struct key_def *k = homes[h].keys; k->name != NULL; k++) {
+			if (strlen(k->name) == klen && strncasecmp(k->name, key, klen) == 0)
+				return homes[h].where;
+		}
+	}
+	return NULL;
+}
+
 static bool parse_key_line(struct parser *p, int line, const char *s, size_t n)
 {
 	const char *eq = memchr(s, '=', n);
@@ -595,6 +618,10 @@ static bool parse_key_line(struct parser *p, int line, const char *s, size_t n)
 		free(val);
 		return ok;
 	}
+	const char *home = key_home(key, klen);
+	if (home != NULL)
+		return cfg_error(p, line, "'%.*s' does not belong in %s; move it to %s",
+				 (int)klen, key, p->sec_label, home);
 	log_warn("%s:%d: unknown key '%.*s' in %s ignored; check its spelling (see "
 		 "docs/config.md)", p->name, line, (int)klen, key, p->sec_label);
 	return true;

@@ -19,8 +19,10 @@
  * max_response_bytes counts every byte of the response that is not
  * streamed (segments with their line ends, inline literals) plus ARG_COST
  * for each item, so the memory held for one response is bounded by a small
- * multiple of max_response_bytes whatever the server sends (the worst case,
- * many one-character items, is about 12 times).
+ * multiple of max_response_bytes whatever the server sends: a little over
+ * once for ordinary responses, below 20 times in the worst case (items of
+ * 1.5 wire bytes each, like a""a"", whose 48-byte structs sit on the stack
+ * and then in the arena).
  *
  * SECURITY: every byte comes from a server we do not control. Nothing is
  * allocated before it is counted against the budget, literal sizes are

@@ -26,6 +26,29 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <malloc.h>
+
+/* Bytes of heap in use, to show that streaming does not allocate. */
+#if defined(__SANITIZE_ADDRESS__)
+#define HAVE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HAVE_ASAN 1
+#endif
+#endif
+#ifdef HAVE_ASAN
+size_t __sanitizer_get_current_allocated_bytes(void);
+static size_t heap_in_use(void)
+{
+	return __sanitizer_get_current_allocated_bytes();
+}
+#else
+static size_t heap_in_use(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+	return mi.uordblks + mi.hblkhd;
+}
+#endif
 
 #include "core/alloc.h"
 #include "core/buf.h"
@@ -851,11 +874,11 @@ static void test_stream_1mb(void **state)
 	(void)state;
 	const size_t size = 1024 * 1024;
 	struct imap_parser_limits lim = { .max_response_bytes = 4096 };
-	struct buf in, got;
+	struct buf in;
 	uint32_t x = 2463534242u;
+	size_t heap_at_begin = 0, heap_at_end = 0, got = 0;
 
 	buf_init(&in, 0);
-	buf_init(&got, 0);
 	buf_printf(&in, "* 42 FETCH (UID 4242 BODY[] {%zu}\r\n", size);
 	size_t data_at = in.len;
 	for (size_t i = 0; i < size; i++) {
@@ -883,15 +906,21 @@ static void test_stream_1mb(void **state)
 			if (r == IMAP_PARSE_NEED_MORE)
 				break;
 			assert_int_not_equal(r, IMAP_PARSE_ERROR);
-			if (r == IMAP_PARSE_LITERAL_DATA)
-				buf_append(&got, chunk, used);
+			if (r == IMAP_PARSE_LITERAL_DATA) {
+				/* Zero-copy: the data is the consumed prefix of the input. */
+				assert_ptr_equal(chunk, in.data + data_at + got);
+				got += used;
+			}
 			if (r == IMAP_PARSE_LITERAL_BEGIN) {
+				heap_at_begin = heap_in_use();
 				begins++;
 				assert_int_equal(imap_parser_literal(p)->size, size);
 				assert_int_equal(imap_parser_literal(p)->fetch_uid, 4242);
 			}
-			if (r == IMAP_PARSE_LITERAL_END)
+			if (r == IMAP_PARSE_LITERAL_END) {
+				heap_at_end = heap_in_use();
 				ends++;
+			}
 			if (r == IMAP_PARSE_RESPONSE) {
 				const struct imap_response *rr = imap_parser_response(p);
 				if (responses++ == 0) {
@@ -911,8 +940,10 @@ static void test_stream_1mb(void **state)
 	assert_int_equal(responses, 2);
 	assert_int_equal(begins, 1);
 	assert_int_equal(ends, 1);
-	assert_int_equal(got.len, size);
-	assert_memory_equal(got.data, in.data + data_at, size);
+	assert_int_equal(got, size);
+	/* 1 MiB went through and the heap did not move. */
+	assert_true(heap_at_begin > 0);
+	assert_int_equal(heap_at_end, heap_at_begin);
 	imap_parser_free(&p);
 
 	/* The same transcript through every chunking the checker knows. */
@@ -932,7 +963,6 @@ static void test_stream_1mb(void **state)
 	tr_free(&t);
 
 	buf_free(&in);
-	buf_free(&got);
 }
 
 static void test_limits_exact(void **state)
@@ -1268,8 +1298,6 @@ static void test_linear_time(void **state)
 	tr_init(&t);
 	run(&lim, in.data, in.len, FIXED, 65536, &t);
 	assert_non_null(strstr(t.out.data, "B 0 BODY[] seq=1 uid=7\nE 0 ''\n"));
-	assert_true(ends_with(&t.out, "A'UID' A'7' A'BODY[]' STREAM{0} A'BODY[]' STREAM{0} "
-			      "A'BODY[]' STREAM{0})\n") == false);
 	assert_true(ends_with(&t.out, "A'BODY[]' STREAM{0} A'BODY[]' STREAM{0})\n"));
 	/* Every one of the 20000 literals knows the UID. */
 	static const char ev[] = "B 0 BODY[] seq=1 uid=7\nE 0 ''\n";
