@@ -1,4 +1,5 @@
 /* main.c — the mailshift command: dispatch to a subcommand (git style). */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,6 +32,9 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	const char *cmd = argv[1];
+	/* A peer that closes while we write must be an error we report,
+	 * not a signal that kills the run (OpenSSL writes with write(2)). */
+	signal(SIGPIPE, SIG_IGN);
 	OPENSSL_init_ssl(0, NULL);
 	if (strcmp(cmd, "sync") == 0)
 		return cmd_sync(argc - 1, argv + 1);

@@ -51,6 +51,7 @@ struct imap_client {
 
 	imap_event_cb *handler;
 	void *handler_ctx;
+	bool broken;           /* a wait failed: the connection is unusable */
 };
 
 static struct imap_parser *new_parser(void)
@@ -115,6 +116,8 @@ void imap_reply_store(void *ctx, const struct imap_response *tagged)
 	struct imap_reply *r = ctx;
 
 	imap_reply_clear(r);
+	if (tagged == NULL)
+		return;
 	r->status = tagged->status;
 	r->code = tagged->code ? xstrdup(tagged->code) : NULL;
 	r->text = xstrdup(tagged->text ? tagged->text : "");
@@ -271,27 +274,18 @@ static bool lost(struct imap_client *c, struct err *err)
 }
 
 /* Process exactly one parser event, reading from the network if needed. */
-static bool pump(struct imap_client *c, struct err *err)
+static bool pump_one(struct imap_client *c, struct err *err)
 {
 	for (;;) {
-		if (c->rpos == c->rlen) {
-			if (!conn_flush(c->conn, err))
-				return false;
-			ssize_t n = conn_read(c->conn, c->rbuf, RBUF_SIZE, err);
-			if (n < 0)
-				return false;
-			if (n == 0)
-				return lost(c, err);
-			c->rpos = 0;
-			c->rlen = (size_t)n;
-		}
+		/* Feed first, even with nothing new: the parser may hold an
+		 * event (the end of a literal) that needs no more input. */
 		size_t used = 0;
 		const unsigned char *in = c->rbuf + c->rpos;
 		enum imap_parse_result r = imap_parser_feed(c->parser, in, c->rlen - c->rpos, &used);
 		c->rpos += used;
 		switch (r) {
 		case IMAP_PARSE_NEED_MORE:
-			continue;
+			break;
 		case IMAP_PARSE_ERROR:
 			err_set(err, ERR_SCOPE_ACCOUNT, ERR_KIND_PROTOCOL, false, "%s %s:%u: %s",
 				c->what, c->host, c->port, imap_parser_error(c->parser));
@@ -299,13 +293,48 @@ static bool pump(struct imap_client *c, struct err *err)
 		default:
 			return dispatch(c, r, in, used, err);
 		}
+		if (!conn_flush(c->conn, err))
+			return false;
+		ssize_t n = conn_read(c->conn, c->rbuf, RBUF_SIZE, err);
+		if (n < 0)
+			return false;
+		if (n == 0)
+			return lost(c, err);
+		c->rpos = 0;
+		c->rlen = (size_t)n;
 	}
+}
+
+void imap_client_abort(struct imap_client *c)
+{
+	c->broken = true;
+	while (c->npend > 0) {
+		struct pending p = c->pend[--c->npend];
+		if (p.done != NULL)
+			p.done(p.ctx, NULL);
+	}
+	c->cur_done = true;
+}
+
+static bool pump(struct imap_client *c, struct err *err)
+{
+	if (c->broken) {
+		err_set(err, ERR_SCOPE_ACCOUNT, ERR_KIND_CONNECT, true,
+			"%s %s:%u: connection already failed", c->what, c->host, c->port);
+		return false;
+	}
+	if (pump_one(c, err))
+		return true;
+	imap_client_abort(c);
+	return false;
 }
 
 bool imap_client_wait(struct imap_client *c, size_t max_pending, struct err *err)
 {
-	if (!conn_flush(c->conn, err))
+	if (!c->broken && !conn_flush(c->conn, err)) {
+		imap_client_abort(c);
 		return false;
+	}
 	while (c->npend > max_pending)
 		if (!pump(c, err))
 			return false;
@@ -690,7 +719,7 @@ void imap_client_close(struct imap_client **cp)
 
 	if (c == NULL)
 		return;
-	if (c->conn != NULL && c->npend == 0) {
+	if (c->conn != NULL && c->npend == 0 && !c->broken) {
 		struct err ignore;
 		imap_cmd_begin(c, NULL, NULL);
 		imap_cmd_add(c, "LOGOUT");

@@ -77,6 +77,7 @@ struct imap_client;
  * then returns false with that error. */
 typedef bool imap_event_cb(void *ctx, struct imap_client *c, const struct imap_event *ev,
 			   struct err *err);
+/* tagged is NULL when the command was abandoned (imap_client_abort). */
 typedef void imap_done_cb(void *ctx, const struct imap_response *tagged);
 
 struct imap_client *imap_client_connect(const struct imap_endpoint *ep, struct err *err);
@@ -103,6 +104,14 @@ bool imap_cmd_end(struct imap_client *c, struct err *err);
 
 size_t imap_client_pending(const struct imap_client *c);
 bool imap_client_wait(struct imap_client *c, size_t max_pending, struct err *err);
+
+/* Give up on every pending command: each completion callback runs now
+ * with tagged == NULL (so callers can free what they attached) and the
+ * client is marked broken (every later wait fails). Runs by itself when
+ * waiting fails, so callbacks never outlive the caller's stack frame;
+ * call it yourself before dropping a client that failed elsewhere (e.g.
+ * a handler error on another connection). */
+void imap_client_abort(struct imap_client *c);
 
 /* A finished command's outcome, copied out of the parser. */
 struct imap_reply {

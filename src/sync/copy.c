@@ -222,6 +222,8 @@ static int cmp_meta_uid(const void *a, const void *b)
 static struct meta *find_uid(struct copier *cp, uint32_t uid)
 {
 	struct meta k = { .uid = uid };
+	if (cp->n == 0)
+		return NULL;
 	return bsearch(&k, cp->m, cp->n, sizeof *cp->m, cmp_meta_uid);
 }
 
@@ -263,7 +265,9 @@ static void append_done(void *ctx, const struct imap_response *tagged)
 	struct copier *cp = b->cp;
 	struct copy_job *j = cp->job;
 
-	if (tagged->status == IMAP_STATUS_OK) {
+	if (tagged == NULL) {
+		/* Abandoned with its connection: the folder will be redone. */
+	} else if (tagged->status == IMAP_STATUS_OK) {
 		for (size_t i = 0; i < b->n; i++) {
 			j->res->copied++;
 			j->res->bytes += cp->m[b->idx[i]].size;
@@ -524,7 +528,7 @@ static bool open_old(struct copier *cp, struct err *err)
 		ok = run_ok(j->old_c, err, ERR_SCOPE_FOLDER, "to list messages", items);
 	}
 	imap_client_set_handler(j->old_c, NULL, NULL);
-	if (ok)
+	if (ok && cp->n > 0)
 		qsort(cp->m, cp->n, sizeof *cp->m, cmp_meta_uid);
 	return ok;
 }
@@ -556,7 +560,8 @@ static bool scan_new(struct copier *cp, struct err *err)
 	free(cmd);
 	free(q);
 	if (ok) {
-		qsort(cp->have, cp->nhave, sizeof *cp->have, cmp_str);
+		if (cp->nhave > 0)
+			qsort(cp->have, cp->nhave, sizeof *cp->have, cmp_str);
 		cp->have_used = xcalloc(cp->nhave ? cp->nhave : 1, sizeof *cp->have_used);
 	}
 	return ok;
@@ -636,11 +641,6 @@ static void copier_free(struct copier *cp)
 	free(cp->have_used);
 	free(cp->m);
 	free(cp->retry);
-	if (cp->batch != NULL) {
-		/* Only after a lost connection: the command never finished. */
-		free(cp->batch->idx);
-		free(cp->batch);
-	}
 }
 
 static double now(void)
@@ -708,6 +708,11 @@ bool copy_folder(struct copy_job *job, struct err *err)
 	/* A wanted message the old server never sent (expunged meanwhile)
 	 * is neither copied nor failed: it no longer exists on old. */
 out:
+	if (!ok) {
+		/* Pending APPENDs point into this copier: settle them now. */
+		imap_client_abort(job->new_c);
+		imap_client_abort(job->old_c);
+	}
 	job->res->seconds += now() - t0;
 	copier_free(&cp);
 	return ok;

@@ -164,7 +164,8 @@ bool mailbox_list_fetch(struct imap_client *c, struct mailbox_list *out, struct 
 		}
 		out->prefix = all_under ? xasprintf("INBOX%s", pre) : xstrdup("");
 	}
-	qsort(out->boxes, out->count, sizeof *out->boxes, cmp_box);
+	if (out->count > 0)
+		qsort(out->boxes, out->count, sizeof *out->boxes, cmp_box);
 out:
 	imap_client_set_handler(c, NULL, NULL);
 	free(lc.ns_prefix);

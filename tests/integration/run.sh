@@ -25,6 +25,11 @@ unset OLD_IMAP_PORT OLD_IMAPS_PORT NEW_IMAP_PORT NEW_IMAPS_PORT
 # shellcheck disable=SC1091
 . "$work/lab/lab.env"
 
+# Under the sanitizer build a finding must fail the test even where the test
+# expects a non-zero exit: distinct exit codes, and a scan of every output.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-exitcode=86:detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
 tests=("$@")
 if [ ${#tests[@]} -eq 0 ]; then
 	for t in "$here"/t_*.sh; do tests+=("$(basename "$t")"); done
@@ -33,7 +38,17 @@ failed=()
 for t in "${tests[@]}"; do
 	echo "=== $t"
 	start=$(date +%s)
-	if bash "$here/$t"; then
+	rc=0
+	bash "$here/$t" || rc=$?
+	if grep -rlE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$work" --include='*.err' \
+		--include='*.out' --include='*.json' >/dev/null 2>&1; then
+		grep -rhE -A5 "ERROR: (Address|Leak)Sanitizer|runtime error:" "$work" --include='*.err' \
+			--include='*.out' --include='*.json' | head -40
+		echo "sanitizer finding in $t"
+		rc=1
+		find "$work" -name 't.*' -type d -prune -exec rm -rf {} +
+	fi
+	if [ $rc = 0 ]; then
 		echo "--- PASS $t ($(( $(date +%s) - start )) s)"
 	else
 		echo "--- FAIL $t ($(( $(date +%s) - start )) s)"
