@@ -72,7 +72,7 @@ PW=$LAB_PASSWORD_DIR
 FSYNC=$(doveconf -c "$NEW_CONF" -h mail_fsync 2>/dev/null || echo "?")
 FSYNC_OLD=$(doveconf -c "$OLD_CONF" -h mail_fsync 2>/dev/null || echo "?")
 
-# Other work on the machine skews every figure (Dovecot is CPU-bound here): say so.
+# Other work on the machine skews the wall-clock figures (Dovecot's CPU bounds the copy): say so.
 # busy: processes (not this lab's Dovecot) that used >= 20% of a CPU over their lifetime.
 busy() {
 	ps -eo pcpu=,pid=,comm= --sort=-pcpu | awk -v me=$$ '
@@ -116,14 +116,34 @@ for u in $T_MS $T_MB $T_MS1; do
 done
 
 # ---------------------------------------------------------------- timed runs
+# Server CPU: the copy is bound by Dovecot's work, so the CPU seconds the servers spend
+# on it are measured too. Each IMAPS session is an imap-login process (TLS) and an imap
+# process, both children of the master, both gone at logout; the master's cutime+cstime
+# (/proc/PID/stat fields 16, 17) then holds their CPU time. A figure that other load on
+# the machine barely changes, unlike wall seconds.
+srv_ticks() {
+	awk '{ sub(/^.*\) /, ""); print $14 + $15 }' "/proc/$1/stat"
+}
+sessions_gone() {  # wait (up to 10 s) until no imap or imap-login process of the lab is left
+	for _ in $(seq 1 100); do
+		pgrep -x -P "$OLD_PID,$NEW_PID" 'imap|imap-login' >/dev/null || return 0
+		sleep 0.1
+	done
+	echo "bench: IMAP sessions still open 10 s after the tool exited; server CPU figures are low" >&2
+}
+
 # timed NAME CMD...: run CMD under /usr/bin/time; stdout → NAME.out, stderr → NAME.err,
-# "seconds peak-RSS-KB" → NAME.time. Dirty pages of the previous run are written first
-# so that no run pays for another's writeback.
+# "seconds peak-RSS-KB user sys" → NAME.time, "old-ticks new-ticks" → NAME.srv. Dirty
+# pages of the previous run are written first so that no run pays for another's writeback.
 timed() {
-	local name=$1 rc=0
+	local name=$1 rc=0 o0 n0
 	shift
 	sync
-	"$TIME" -f '%e %M' -o "$WORK/$name.time" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?
+	sessions_gone
+	o0=$(srv_ticks "$OLD_PID") n0=$(srv_ticks "$NEW_PID")
+	"$TIME" -f '%e %M %U %S' -o "$WORK/$name.time" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?
+	sessions_gone
+	echo "$(($(srv_ticks "$OLD_PID") - o0)) $(($(srv_ticks "$NEW_PID") - n0))" >"$WORK/$name.srv"
 	if [ $rc -ne 0 ]; then
 		echo "bench: $name exited with status $rc; command: $*" >&2
 		echo "---- stderr (last 30 lines) ----" >&2
@@ -311,14 +331,16 @@ mbv, fsync_new, fsync_old, msv = sys.argv[3], sys.argv[4], sys.argv[5], sys.argv
 load_start, load_end = float(sys.argv[7]), float(sys.argv[8])
 busy = "; ".join(x for x in (sys.argv[9] and "before: " + sys.argv[9],
                                sys.argv[10] and "after the timed runs: " + sys.argv[10]) if x)
+hz = os.sysconf("SC_CLK_TCK")
 def t(name):
     line = open(os.path.join(work, name + ".time")).read().strip().splitlines()[-1]
-    sec, kb = line.split()
-    return float(sec), int(kb)
+    sec, kb, user, sys_ = line.split()
+    o, n = open(os.path.join(work, name + ".srv")).read().split()
+    return float(sec), int(kb), float(user) + float(sys_), int(o) / hz, int(n) / hz
 def ms_count(name):
     return json.load(open(os.path.join(work, name + ".out")))["copied"]
 rows = [
-    ("mailshift (MULTIAPPEND)", ms_count("mailshift"), *t("mailshift")),
+    ("mailshift", ms_count("mailshift"), *t("mailshift")),
     (mbv.replace("isync", "mbsync"), json.load(open(os.path.join(work, "mbsync.check.json")))["messages"],
      *t("mbsync")),
     ("mailshift --no-multiappend", ms_count("mailshift1"), *t("mailshift1")),
@@ -327,28 +349,34 @@ mb = src_bytes / 1e6
 print()
 print(f"one-way copy old → new, IMAPS on 127.0.0.1, {os.cpu_count()} CPUs; "
       f"Dovecot mail_fsync = {fsync_new} (new), {fsync_old} (old); {msv}")
-hdr = f"{'tool':<28} {'messages':>8} {'MB':>7} {'seconds':>8} {'msgs/s':>8} {'MB/s':>7} {'peak RSS MiB':>12}"
+print(f"{'':<26} {'':>8} {'':>6} {'':>8} {'':>7} {'':>6} {'peak RSS':>9}  {'CPU seconds':-^26}")
+hdr = (f"{'tool':<26} {'messages':>8} {'MB':>6} {'seconds':>8} {'msgs/s':>7} {'MB/s':>6} {'MiB':>9}"
+       f"  {'tool':>6} {'old srv':>9} {'new srv':>9}")
 print(hdr)
 print("-" * len(hdr))
 rate = {}
-for name, n, sec, kb in rows:
+for name, n, sec, kb, cpu, so, sn in rows:
     s = max(sec, 0.01)
-    rate[name] = (n / s, mb / s, kb / 1024)
-    print(f"{name:<28} {n:>8} {mb:>7.1f} {sec:>8.2f} {n / s:>8.0f} {mb / s:>7.2f} {kb / 1024:>12.1f}")
+    rate[name] = (n / s, mb / s, kb / 1024, sn)
+    print(f"{name:<26} {n:>8} {mb:>6.1f} {sec:>8.2f} {n / s:>7.0f} {mb / s:>6.2f} {kb / 1024:>9.1f}"
+          f"  {cpu:>6.2f} {so:>9.2f} {sn:>9.2f}")
 ms, mbs, ms1 = (rate[r[0]] for r in rows)
+ratio = lambda a, b: f"x{a / b:.2f}" if b else "n/a"
 print()
-print(f"mailshift / mbsync:  msgs/s x{ms[0] / mbs[0]:.2f}   MB/s x{ms[1] / mbs[1]:.2f}   "
-      f"peak RSS x{ms[2] / mbs[2]:.2f}")
-print(f"MULTIAPPEND / one APPEND per message (mailshift):  msgs/s x{ms[0] / ms1[0]:.2f}")
+print(f"mailshift / mbsync:  msgs/s {ratio(ms[0], mbs[0])}   MB/s {ratio(ms[1], mbs[1])}   "
+      f"peak RSS {ratio(ms[2], mbs[2])}   new-server CPU {ratio(ms[3], mbs[3])}")
+print(f"mailshift MULTIAPPEND / --no-multiappend:  msgs/s {ratio(ms[0], ms1[0])}   "
+      f"new-server CPU {ratio(ms[3], ms1[3])}")
 ncpu = os.cpu_count() or 1
 print(f"load average (1 min) {load_start:.2f} before the lab started, {load_end:.2f} at the end "
       "(the bench's own Dovecot and tools count in the second)")
 if busy or load_start > 0.5 * ncpu:
     print("WARNING: other processes were using the CPUs" + (f" ({busy})" if busy else "") +
-          "; Dovecot is CPU-bound in this benchmark, so these figures are skewed: "
-          "rerun on an idle machine")
-print("MB = 10^6 bytes of the source messages (RFC 822 sizes as appended by corpus.py, the same "
-      "for every row); peak RSS = max resident set (MiB) from /usr/bin/time %M; seconds = wall clock.")
+          "; the copy is bound by the new Dovecot's APPEND work (CPU and fsyncs), so seconds "
+          "and rates are skewed (CPU seconds much less): rerun on an idle machine")
+print("MB = 10^6 bytes of the source messages (RFC 822 sizes, the same for every row); seconds = "
+      "wall clock; peak RSS and tool CPU (user+sys) from /usr/bin/time; old/new srv = CPU of the "
+      "Dovecot imap and imap-login (TLS) processes serving that run.")
 PY
 
 if [ $BAD -ne 0 ]; then

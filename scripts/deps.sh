@@ -6,7 +6,7 @@
 # the one apt-get line to run and fails, so nothing half-works later.
 set -eu
 
-build="gcc make pkg-config libssl-dev libc6-dev openssl"
+build="gcc make pkg-config libssl-dev libsqlite3-dev libc6-dev openssl"
 lab="dovecot-imapd python3 procps"
 case "${1:-check}" in
 check) pkgs="$build $lab libcmocka-dev clang libclang-rt-14-dev" ;;
