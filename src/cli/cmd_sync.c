@@ -5,6 +5,9 @@
  * (which every local user can read in /proc). They are wiped after use.
  */
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +36,11 @@ struct opts {
 	struct side_opts old_side, new_side;
 	const char *group, *account;
 	bool json, quiet, no_multiappend, no_literal_plus;
+	bool delete_, reverse, dry_run;
+	const char *state;
 	int timeout;
-	long batch, window;
+	long batch, window, jobs, watch;
+	unsigned long long max_bps, max_mps;
 };
 
 static void usage(FILE *f)
@@ -59,7 +65,15 @@ static void usage(FILE *f)
 		"  --old-admin U, --new-admin U log in as admin U for the account (PLAIN\n"
 		"                           authorization identity); the password file then\n"
 		"                           holds the admin's password\n"
-		"  --json                   one JSON document on stdout\n"
+		"  --state SPEC             state store (sqlite:PATH); default: [migration] state\n"
+		"                           in config mode, none in one-account mode\n"
+		"  --delete                 propagate expunges and deleted folders old -> new\n"
+		"  --reverse                sync new -> old (rollback)\n"
+		"  --dry-run                show what would be copied, flagged, deleted\n"
+		"  --jobs N                 accounts in parallel (default [sync] jobs, or 1)\n"
+		"  --watch SECS             keep syncing every SECS seconds until interrupted\n"
+		"  --max-bytes-per-second N, --max-messages-per-second N   per account\n"
+		"  --json                   one JSON document on stdout (a line per pass with --watch)\n"
 		"  -q, --quiet              only errors\n"
 		"  --no-multiappend         one APPEND per message even if MULTIAPPEND is offered\n"
 		"  --no-literal-plus        synchronizing literals even if LITERAL+ is offered\n"
@@ -126,6 +140,12 @@ static bool endpoint_from_url(const char *text, const char *what, const char *la
 	return true;
 }
 
+static void on_signal(int sig)
+{
+	(void)sig;
+	sync_stop_requested = 1;
+}
+
 static int exit_for_kind(enum err_kind k)
 {
 	switch (k) {
@@ -141,9 +161,16 @@ static int exit_for_kind(enum err_kind k)
 struct run {
 	struct sync_options so;
 	struct sync_render *render;
+	pthread_mutex_t lock;     /* counters and renderer, with --jobs */
 	size_t accounts, ok_accounts, failed_accounts;
 	int first_kind_exit;
 	bool mixed;
+};
+
+/* One account to sync and the secrets/URLs its endpoints point into. */
+struct acct {
+	struct sync_account a;
+	struct owned oo, on;
 };
 
 static void run_account(struct run *run, const struct sync_account *a)
@@ -151,6 +178,7 @@ static void run_account(struct run *run, const struct sync_account *a)
 	struct sync_account_result res;
 	bool ok = sync_account_run(a, &run->so, &res);
 
+	pthread_mutex_lock(&run->lock);
 	sync_render_account(run->render, &res);
 	run->accounts++;
 	if (ok) {
@@ -166,7 +194,53 @@ static void run_account(struct run *run, const struct sync_account *a)
 		run->mixed = true;
 		run->failed_accounts++;
 	}
+	pthread_mutex_unlock(&run->lock);
 	sync_account_result_free(&res);
+}
+
+struct pool {
+	struct run *run;
+	struct acct *v;
+	size_t n, next;
+	pthread_mutex_t lock;
+};
+
+static void *worker(void *arg)
+{
+	struct pool *p = arg;
+
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		size_t i = p->next < p->n && !sync_stop_requested ? p->next++ : p->n;
+		pthread_mutex_unlock(&p->lock);
+		if (i >= p->n)
+			return NULL;
+		run_account(p->run, &p->v[i].a);
+	}
+}
+
+/* One pass over every account, `jobs` at a time; one account's failure
+ * never stops the others. */
+static void run_pass(struct run *run, struct acct *v, size_t n, long jobs)
+{
+	struct pool p = { .run = run, .v = v, .n = n };
+	size_t nt = jobs < 1 ? 1 : (size_t)jobs;
+
+	if (nt > n)
+		nt = n;
+	if (nt <= 1) {
+		for (size_t i = 0; i < n && !sync_stop_requested; i++)
+			run_account(run, &v[i].a);
+		return;
+	}
+	pthread_mutex_init(&p.lock, NULL);
+	pthread_t *t = xcalloc(nt, sizeof *t);
+	for (size_t i = 0; i < nt; i++)
+		pthread_create(&t[i], NULL, worker, &p);
+	for (size_t i = 0; i < nt; i++)
+		pthread_join(t[i], NULL);
+	free(t);
+	pthread_mutex_destroy(&p.lock);
 }
 
 static int run_exit(const struct run *run)
@@ -275,10 +349,13 @@ static bool config_endpoint(const struct config *cfg, const struct config_server
 	return true;
 }
 
-static int run_config(const struct opts *o, struct run *run)
+static int load_config(const struct opts *o, struct config **cfg_r, struct acct **v_r,
+		       size_t *n_r)
 {
 	struct err err;
 	const char *path = o->config ? o->config : config_default_path();
+	struct acct *v = NULL;
+	size_t nv = 0;
 
 	err_clear(&err);
 	if (path == NULL) {
@@ -303,46 +380,54 @@ static int run_config(const struct opts *o, struct run *run)
 			if (o->account != NULL && strcasecmp(o->account, ac->email) != 0)
 				continue;
 			matched++;
-			struct sync_account a = { .label = ac->email };
-			struct owned oo = { 0 }, on = { 0 };
+			v = xreallocarray(v, nv + 1, sizeof *v);
+			struct acct *x = &v[nv++];
+			memset(x, 0, sizeof *x);
+			x->a.label = ac->email;
 			bool ok = config_endpoint(cfg, &cfg->old_server, "old", "old server",
-						  ac->old_user, ac->old_password, &a.old_ep, &oo,
-						  &err) &&
+						  ac->old_user, ac->old_password, &x->a.old_ep,
+						  &x->oo, &err) &&
 				  config_endpoint(cfg, &cfg->new_server, "new", "new server",
-						  ac->new_user, ac->new_password, &a.new_ep, &on,
-						  &err);
+						  ac->new_user, ac->new_password, &x->a.new_ep,
+						  &x->on, &err);
 			if (!ok) {
-				owned_free(&oo);
-				owned_free(&on);
 				fprintf(stderr, "mailshift: %s\n", err.msg);
-				config_free(&cfg);
-				return EXIT_USAGE;
+				goto fail;
 			}
-			a.old_ep.timeout_ms = a.new_ep.timeout_ms = o->timeout * 1000;
-			a.old_ep.no_literal_plus = a.new_ep.no_literal_plus = o->no_literal_plus;
-			run_account(run, &a);
-			owned_free(&oo);
-			owned_free(&on);
+			x->a.old_ep.timeout_ms = x->a.new_ep.timeout_ms = o->timeout * 1000;
+			x->a.old_ep.no_literal_plus = x->a.new_ep.no_literal_plus =
+				o->no_literal_plus;
 		}
 	}
-	config_free(&cfg);
 	if (!group_found) {
 		fprintf(stderr, "mailshift: %s has no group '%s'\n", path, o->group);
-		return EXIT_USAGE;
+		goto fail;
 	}
 	if (matched == 0) {
 		fprintf(stderr, "mailshift: %s: no account to sync%s%s\n", path,
 			o->account ? " matches --account " : "", o->account ? o->account : "");
-		return EXIT_USAGE;
+		goto fail;
 	}
-	return -1;
+	*cfg_r = cfg;
+	*v_r = v;
+	*n_r = nv;
+	return 0;
+fail:
+	for (size_t i = 0; i < nv; i++) {
+		owned_free(&v[i].oo);
+		owned_free(&v[i].on);
+	}
+	free(v);
+	config_free(&cfg);
+	return EXIT_USAGE;
 }
 
 int cmd_sync(int argc, char **argv)
 {
 	enum { O_OLD = 256, O_NEW, O_OPF, O_NPF, O_OCA, O_NCA, O_CA, O_OTLS, O_NTLS, O_OAUTH,
 	       O_NAUTH, O_OADM, O_NADM, O_GROUP, O_ACCOUNT, O_JSON, O_NOMULTI, O_BATCH,
-	       O_WINDOW, O_TIMEOUT, O_NOLITPLUS };
+	       O_WINDOW, O_TIMEOUT, O_NOLITPLUS, O_STATE, O_DELETE, O_REVERSE, O_DRYRUN,
+	       O_JOBS, O_WATCH, O_MAXBPS, O_MAXMPS };
 	static const struct option lo[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "old", required_argument, NULL, O_OLD },
@@ -368,10 +453,18 @@ int cmd_sync(int argc, char **argv)
 		{ "batch", required_argument, NULL, O_BATCH },
 		{ "window", required_argument, NULL, O_WINDOW },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "state", required_argument, NULL, O_STATE },
+		{ "delete", no_argument, NULL, O_DELETE },
+		{ "reverse", no_argument, NULL, O_REVERSE },
+		{ "dry-run", no_argument, NULL, O_DRYRUN },
+		{ "jobs", required_argument, NULL, O_JOBS },
+		{ "watch", required_argument, NULL, O_WATCH },
+		{ "max-bytes-per-second", required_argument, NULL, O_MAXBPS },
+		{ "max-messages-per-second", required_argument, NULL, O_MAXMPS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct opts o = { .timeout = 120, .batch = 100, .window = 8 };
+	struct opts o = { .timeout = 120, .batch = 100, .window = 8, .jobs = 0, .watch = 0 };
 	int c, verbose = 0;
 
 	optind = 1;
@@ -398,6 +491,14 @@ int cmd_sync(int argc, char **argv)
 		case 'v': verbose++; break;
 		case O_NOMULTI: o.no_multiappend = true; break;
 		case O_NOLITPLUS: o.no_literal_plus = true; break;
+		case O_STATE: o.state = optarg; break;
+		case O_DELETE: o.delete_ = true; break;
+		case O_REVERSE: o.reverse = true; break;
+		case O_DRYRUN: o.dry_run = true; break;
+		case O_JOBS: o.jobs = strtol(optarg, NULL, 10); break;
+		case O_WATCH: o.watch = strtol(optarg, NULL, 10); break;
+		case O_MAXBPS: o.max_bps = strtoull(optarg, NULL, 10); break;
+		case O_MAXMPS: o.max_mps = strtoull(optarg, NULL, 10); break;
 		case O_BATCH: o.batch = strtol(optarg, NULL, 10); break;
 		case O_WINDOW: o.window = strtol(optarg, NULL, 10); break;
 		case O_TIMEOUT: o.timeout = (int)strtol(optarg, NULL, 10); break;
@@ -410,66 +511,107 @@ int cmd_sync(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (o.batch < 1 || o.batch > 100000 || o.window < 1 || o.window > 1000 ||
-	    o.timeout < 1) {
+	    o.timeout < 1 || o.jobs < 0 || o.jobs > 256 || o.watch < 0) {
 		fprintf(stderr, "mailshift sync: --batch 1..100000, --window 1..1000, "
-				"--timeout >= 1\n");
+				"--timeout >= 1, --jobs 1..256, --watch >= 1\n");
 		return EXIT_USAGE;
 	}
 	if (verbose)
 		log_set_level(verbose > 1 ? LOG_DEBUG : LOG_INFO);
 
-	struct run run = { 0 };
-	sync_options_default(&run.so);
-	run.so.use_multiappend = !o.no_multiappend;
-	run.so.batch_messages = (unsigned)o.batch;
-	run.so.window = (unsigned)o.window;
-	run.render = sync_render_new(o.json, o.quiet, isatty(STDERR_FILENO));
-	run.so.ops = sync_render_ops();
-	run.so.ctx = run.render;
-
-	int rc;
+	struct acct *accts = NULL;
+	size_t naccts = 0;
+	struct config *cfg = NULL;
 	if (o.old_side.url != NULL || o.new_side.url != NULL) {
 		struct err err;
-		struct sync_account a = { 0 };
-		struct owned oo = { 0 }, on = { 0 };
 		err_clear(&err);
 		if (o.old_side.url == NULL || o.new_side.url == NULL) {
 			fprintf(stderr, "mailshift sync: one-account mode needs both --old and --new\n");
-			sync_render_finish(&run.render, EXIT_USAGE);
 			return EXIT_USAGE;
 		}
 		if (o.config != NULL || o.group != NULL || o.account != NULL) {
 			fprintf(stderr, "mailshift sync: --old/--new cannot be combined with "
 					"-c, --group or --account\n");
-			sync_render_finish(&run.render, EXIT_USAGE);
 			return EXIT_USAGE;
 		}
+		accts = xcalloc(1, sizeof *accts);
+		naccts = 1;
+		struct acct *x = &accts[0];
 		if (!side_endpoint(&o.old_side, "old", "old server", "MAILSHIFT_OLD_PASSWORD",
-				   &a.old_ep, &oo, &err) ||
+				   &x->a.old_ep, &x->oo, &err) ||
 		    !side_endpoint(&o.new_side, "new", "new server", "MAILSHIFT_NEW_PASSWORD",
-				   &a.new_ep, &on, &err)) {
+				   &x->a.new_ep, &x->on, &err)) {
 			fprintf(stderr, "mailshift sync: %s\n", err.msg);
-			owned_free(&oo);
-			owned_free(&on);
-			sync_render_finish(&run.render, EXIT_USAGE);
+			owned_free(&x->oo);
+			owned_free(&x->on);
+			free(accts);
 			return EXIT_USAGE;
 		}
-		a.label = a.old_ep.user;
-		a.old_ep.timeout_ms = a.new_ep.timeout_ms = o.timeout * 1000;
-		a.old_ep.no_literal_plus = a.new_ep.no_literal_plus = o.no_literal_plus;
-		run_account(&run, &a);
-		owned_free(&oo);
-		owned_free(&on);
-		rc = run_exit(&run);
+		x->a.label = x->a.old_ep.user;
+		x->a.old_ep.timeout_ms = x->a.new_ep.timeout_ms = o.timeout * 1000;
+		x->a.old_ep.no_literal_plus = x->a.new_ep.no_literal_plus = o.no_literal_plus;
 	} else {
-		rc = run_config(&o, &run);
-		if (rc < 0)
-			rc = run_exit(&run);
-		else {
-			sync_render_finish(&run.render, rc);
+		int rc = load_config(&o, &cfg, &accts, &naccts);
+		if (rc != 0)
 			return rc;
-		}
+		if (o.state == NULL)
+			o.state = cfg->state;
+		if (o.jobs == 0)
+			o.jobs = cfg->sync_jobs;
 	}
-	sync_render_finish(&run.render, rc);
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+
+	int rc = EXIT_OK;
+	for (unsigned pass = 1;; pass++) {
+		struct run run = { 0 };
+		pthread_mutex_init(&run.lock, NULL);
+		sync_options_default(&run.so);
+		run.so.use_multiappend = !o.no_multiappend;
+		run.so.batch_messages = (unsigned)o.batch;
+		run.so.window = (unsigned)o.window;
+		run.so.delete_ = o.delete_;
+		run.so.reverse = o.reverse;
+		run.so.dry_run = o.dry_run;
+		run.so.state = o.state;
+		run.so.max_bytes_per_second = o.max_bps;
+		run.so.max_messages_per_second = o.max_mps;
+		run.render = sync_render_new(o.json, o.quiet || (o.watch > 0 && !o.json),
+					     isatty(STDERR_FILENO));
+		run.so.ops = sync_render_ops();
+		run.so.ctx = run.render;
+		time_t t0 = time(NULL);
+		run_pass(&run, accts, naccts, o.jobs);
+		rc = run_exit(&run);
+		if (o.watch > 0 && !o.json) {
+			struct tm tm;
+			char ts[32];
+			localtime_r(&t0, &tm);
+			strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", &tm);
+			printf("pass %u at %s: %s\n", pass, ts, sync_render_summary(run.render));
+		}
+		sync_render_finish(&run.render, rc);
+		pthread_mutex_destroy(&run.lock);
+		if (o.watch <= 0 || sync_stop_requested)
+			break;
+		for (long s = 0; s < o.watch * 10 && !sync_stop_requested; s++) {
+			struct timespec ts = { .tv_sec = 0, .tv_nsec = 100000000L };
+			nanosleep(&ts, NULL);
+		}
+		if (sync_stop_requested)
+			break;
+	}
+	for (size_t i = 0; i < naccts; i++) {
+		owned_free(&accts[i].oo);
+		owned_free(&accts[i].on);
+	}
+	free(accts);
+	config_free(&cfg);
+	if (sync_stop_requested && rc == EXIT_OK && o.watch <= 0)
+		rc = EXIT_PARTIAL;
 	return rc;
 }

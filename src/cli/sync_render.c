@@ -27,6 +27,10 @@ struct sync_render {
 	struct buf accounts;   /* JSON array items, or text summary */
 	size_t naccounts;
 	uint64_t copied, skipped, failed, bytes, total;
+	uint64_t matched, flags_updated, expunged;
+	size_t nfailed_accounts;
+	char summary[256];
+	struct buf would;      /* --dry-run lines */
 };
 
 static double now(void)
@@ -111,7 +115,27 @@ static void on_warning(void *ctx, const char *account, const char *msg)
 		fprintf(stderr, "mailshift: warning: %s: %s\n", account, msg);
 }
 
+static void on_would(void *ctx, const char *account, const char *what)
+{
+	struct sync_render *r = ctx;
+	if (r->json) {
+		int first = 1;
+		if (r->would.len > 0)
+			buf_append_char(&r->would, ',');
+		buf_append_char(&r->would, '{');
+		json_key(&r->would, "account", &first);
+		json_str(&r->would, account);
+		json_key(&r->would, "would", &first);
+		json_str(&r->would, what);
+		buf_append_char(&r->would, '}');
+		return;
+	}
+	clear_line(r);
+	printf("%s: would %s\n", account, what);
+}
+
 static const struct sync_report_ops ops = {
+	.would = on_would,
 	.folder_begin = on_folder_begin,
 	.progress = on_progress,
 	.message_failed = on_message_failed,
@@ -131,6 +155,7 @@ struct sync_render *sync_render_new(bool json, bool quiet, bool progress)
 	r->quiet = quiet;
 	r->progress = progress && !json && !quiet;
 	buf_init(&r->accounts, 0);
+	buf_init(&r->would, 0);
 	return r;
 }
 
@@ -186,6 +211,12 @@ static void json_account(struct sync_render *r, const struct sync_account_result
 	buf_printf(b, "%llu", (unsigned long long)a->skipped);
 	json_key(b, "failed", &first);
 	buf_printf(b, "%llu", (unsigned long long)a->failed);
+	json_key(b, "matched", &first);
+	buf_printf(b, "%llu", (unsigned long long)a->matched);
+	json_key(b, "flags_updated", &first);
+	buf_printf(b, "%llu", (unsigned long long)a->flags_updated);
+	json_key(b, "expunged", &first);
+	buf_printf(b, "%llu", (unsigned long long)a->expunged);
 	json_key(b, "bytes", &first);
 	buf_printf(b, "%llu", (unsigned long long)a->bytes);
 	json_key(b, "seconds", &first);
@@ -216,6 +247,16 @@ static void json_account(struct sync_render *r, const struct sync_account_result
 		buf_printf(b, "%llu", (unsigned long long)f->skipped);
 		json_key(b, "failed", &ff);
 		buf_printf(b, "%llu", (unsigned long long)f->failed);
+		json_key(b, "matched", &ff);
+		buf_printf(b, "%llu", (unsigned long long)f->matched);
+		json_key(b, "flags_updated", &ff);
+		buf_printf(b, "%llu", (unsigned long long)f->flags_updated);
+		json_key(b, "expunged", &ff);
+		buf_printf(b, "%llu", (unsigned long long)f->expunged);
+		json_key(b, "gone", &ff);
+		buf_printf(b, "%llu", (unsigned long long)f->gone);
+		json_key(b, "unchanged", &ff);
+		buf_append_str(b, f->unchanged ? "true" : "false");
 		json_key(b, "bytes", &ff);
 		buf_printf(b, "%llu", (unsigned long long)f->bytes);
 		json_key(b, "seconds", &ff);
@@ -290,11 +331,13 @@ static void text_account(struct sync_render *r, const struct sync_account_result
 	struct buf *b = &r->accounts;
 	double rate = a->seconds > 0 ? (double)a->copied / a->seconds : 0.0;
 
-	buf_printf(b, "%s: %s — %llu messages in %zu folders: %llu copied, %llu already there, "
+	buf_printf(b, "%s: %s — %llu messages in %zu folders: %llu copied, %llu already there "
+		   "(%llu recognised by identity), %llu flags updated, %llu expunged, "
 		   "%llu failed; %.1f MB in %.1f s (%.0f msgs/s, %.1f MB/s)\n",
 		   a->account, status_of(a), (unsigned long long)a->total, a->folder_count,
 		   (unsigned long long)a->copied, (unsigned long long)a->skipped,
-		   (unsigned long long)a->failed, (double)a->bytes / 1e6, a->seconds, rate,
+		   (unsigned long long)a->matched, (unsigned long long)a->flags_updated,
+		   (unsigned long long)a->expunged, (unsigned long long)a->failed, (double)a->bytes / 1e6, a->seconds, rate,
 		   a->seconds > 0 ? (double)a->bytes / 1e6 / a->seconds : 0.0);
 	if (err_is_set(&a->err))
 		buf_printf(b, "  error: %s\n", a->err.msg);
@@ -325,6 +368,22 @@ void sync_render_account(struct sync_render *r, const struct sync_account_result
 	r->failed += a->failed;
 	r->bytes += a->bytes;
 	r->total += a->total;
+	r->matched += a->matched;
+	r->flags_updated += a->flags_updated;
+	r->expunged += a->expunged;
+	if (strcmp(status_of(a), "ok") != 0)
+		r->nfailed_accounts++;
+}
+
+const char *sync_render_summary(struct sync_render *r)
+{
+	snprintf(r->summary, sizeof r->summary,
+		 "%zu accounts (%zu with problems): %llu copied, %llu recognised on the "
+		 "destination, %llu flags updated, %llu expunged, %llu failed",
+		 r->naccounts, r->nfailed_accounts, (unsigned long long)r->copied,
+		 (unsigned long long)r->matched, (unsigned long long)r->flags_updated,
+		 (unsigned long long)r->expunged, (unsigned long long)r->failed);
+	return r->summary;
 }
 
 void sync_render_finish(struct sync_render **rp, int exit_code)
@@ -334,10 +393,14 @@ void sync_render_finish(struct sync_render **rp, int exit_code)
 	clear_line(r);
 	if (r->json) {
 		printf("{\"accounts\":[%s],\"messages\":%llu,\"copied\":%llu,\"skipped\":%llu,"
-		       "\"failed\":%llu,\"bytes\":%llu,\"exit\":%d}\n",
+		       "\"matched\":%llu,\"flags_updated\":%llu,\"expunged\":%llu,"
+		       "\"failed\":%llu,\"bytes\":%llu,\"would\":[%s],\"exit\":%d}\n",
 		       r->accounts.data ? r->accounts.data : "", (unsigned long long)r->total,
 		       (unsigned long long)r->copied, (unsigned long long)r->skipped,
-		       (unsigned long long)r->failed, (unsigned long long)r->bytes, exit_code);
+		       (unsigned long long)r->matched, (unsigned long long)r->flags_updated,
+		       (unsigned long long)r->expunged,
+		       (unsigned long long)r->failed, (unsigned long long)r->bytes,
+		       r->would.data ? r->would.data : "", exit_code);
 	} else if (!r->quiet) {
 		fputs(r->accounts.data ? r->accounts.data : "", stdout);
 		if (r->naccounts > 1)
@@ -354,6 +417,7 @@ void sync_render_finish(struct sync_render **rp, int exit_code)
 	free(r->fail);
 	free(r->cur_folder);
 	buf_free(&r->accounts);
+	buf_free(&r->would);
 	free(r);
 	*rp = NULL;
 }

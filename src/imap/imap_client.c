@@ -158,7 +158,7 @@ static void caps_add(struct imap_caps *k, const char *w)
 		CAP("QRESYNC", qresync), CAP("IDLE", idle),
 		CAP("LIST-EXTENDED", list_extended), CAP("LIST-STATUS", list_status),
 		CAP("ENABLE", enable), CAP("MOVE", move), CAP("ESEARCH", esearch),
-		CAP("UTF8=ACCEPT", utf8_accept), CAP("ID", id),
+		CAP("UTF8=ACCEPT", utf8_accept), CAP("ID", id), CAP("UNSELECT", unselect),
 #undef CAP
 	};
 	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {

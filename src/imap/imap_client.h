@@ -59,7 +59,7 @@ struct imap_caps {
 	bool auth_plain, auth_login, auth_xoauth2;
 	bool literal_plus, literal_minus, uidplus, namespace_, special_use;
 	bool multiappend, condstore, qresync, idle, list_extended, list_status;
-	bool enable, move, esearch, utf8_accept, id;
+	bool enable, move, esearch, utf8_accept, id, unselect;
 	uint64_t appendlimit;    /* 0: none advertised */
 };
 

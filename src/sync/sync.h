@@ -28,8 +28,13 @@ struct sync_folder_result {
 	bool renamed;          /* a separator character had to be replaced */
 	uint64_t total;        /* messages in the old folder */
 	uint64_t copied;
-	uint64_t skipped;      /* already on new */
+	uint64_t skipped;      /* already on new (known from the state, or by identity) */
+	uint64_t matched;      /* of skipped: recognised on new by identity this run */
 	uint64_t failed;
+	uint64_t flags_updated;
+	uint64_t expunged;     /* removed on the destination (--delete) */
+	uint64_t gone;         /* expunged on the source since the last run */
+	bool unchanged;        /* nothing changed on the source (CONDSTORE): not scanned */
 	uint64_t bytes;        /* bytes copied */
 	double seconds;
 	char *error;           /* folder-level failure, or NULL */
@@ -40,6 +45,7 @@ struct sync_account_result {
 	struct sync_folder_result *folders;
 	size_t folder_count;
 	uint64_t copied, skipped, failed, bytes, total;
+	uint64_t matched, flags_updated, expunged;
 	double seconds;
 	struct err err;        /* account-level failure (kind NONE when none) */
 	unsigned reconnects;
@@ -53,7 +59,13 @@ struct sync_report_ops {
 			       uint64_t size, const char *why);
 	void (*folder_end)(void *ctx, const char *account, const struct sync_folder_result *f);
 	void (*warning)(void *ctx, const char *account, const char *msg);
+	/* --dry-run: what would be done (one line each) */
+	void (*would)(void *ctx, const char *account, const char *what);
 };
+
+/* Set from a signal handler: finish the APPENDs in flight, record them,
+ * and stop (the run reports ERR_KIND_INTERNAL "interrupted"). */
+extern volatile int sync_stop_requested;
 
 struct sync_options {
 	bool use_multiappend;      /* default true: when the new server offers it */
@@ -62,6 +74,12 @@ struct sync_options {
 	unsigned window;           /* APPEND commands in flight; default 8 */
 	unsigned retries;          /* reconnects per account; default 3 */
 	unsigned retry_delay_ms;   /* first back-off; default 1000, doubling */
+	const char *state;         /* state store spec ("sqlite:PATH"), NULL: none */
+	bool reverse;              /* new → old (rollback) */
+	bool delete_;              /* propagate expunges and deleted folders */
+	bool dry_run;              /* change nothing anywhere (state included) */
+	uint64_t max_bytes_per_second;     /* per account, 0: unlimited */
+	uint64_t max_messages_per_second;
 	const struct sync_report_ops *ops;
 	void *ctx;
 };

@@ -1,0 +1,900 @@
+/* folder_sync.c — see folder_sync.h. */
+#include "folder_sync.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "imap/imap_util.h"
+#include "proto/imap_write.h"
+#include "sync/copy.h"
+#include "sync/identity.h"
+
+struct smsg {
+	uint32_t uid, seq;
+	uint64_t size;
+	char date[32];
+	long long epoch;
+	char *canon;          /* canonical flags */
+	char *append;         /* "(...)" for APPEND */
+};
+
+struct dmsg {
+	uint32_t uid;
+	uint64_t size;
+	long long epoch;
+	char *canon;
+};
+
+struct mapent {
+	struct store_msg m;
+	bool alive;           /* still on the source */
+};
+
+struct fs {
+	struct folder_job *job;
+	struct imap_mailbox_status sst, dst_st;
+	bool dst_selected;
+	bool dst_exists;
+	struct store_folder f;
+	bool have_f;
+	struct smsg *s;
+	size_t ns, caps;
+	struct dmsg *d;
+	size_t nd, capd;
+	struct mapent *map;
+	size_t nmap, capmap;
+	bool listing_dst;
+	/* identity fetch */
+	struct ident *idv;
+	size_t nid;
+	uint32_t *id_uids;   /* uid → index lookups: idv is sorted by uid */
+	/* flag deltas: one per destination UID */
+	struct delta { uint32_t dst_uid; char *add, *remove; } *deltas;
+	size_t ndeltas, capdeltas;
+};
+
+static void warn(struct fs *fs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(struct fs *fs, const char *fmt, ...)
+{
+	const struct sync_options *o = fs->job->opts;
+	char msg[900];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (o->ops && o->ops->warning)
+		o->ops->warning(o->ctx, fs->job->account, msg);
+}
+
+static void would(struct fs *fs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void would(struct fs *fs, const char *fmt, ...)
+{
+	const struct sync_options *o = fs->job->opts;
+	char msg[900];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (o->ops && o->ops->would)
+		o->ops->would(o->ctx, fs->job->account, msg);
+}
+
+/* ---- listing ---- */
+
+static bool on_list(void *ctx, struct imap_client *c, const struct imap_event *ev,
+		    struct err *err)
+{
+	struct fs *fs = ctx;
+	struct imap_fetch it;
+	long long t = 0;
+
+	(void)c;
+	(void)err;
+	if (ev->type != IMAP_PARSE_RESPONSE || !imap_fetch_parse(ev->resp, &it) || it.uid == 0 ||
+	    !it.has_flags || !it.has_size || !it.has_date || !imap_datetime_parse(it.date, &t))
+		return true;
+	if (fs->listing_dst) {
+		if (fs->nd == fs->capd) {
+			fs->capd = fs->capd ? fs->capd * 2 : 256;
+			fs->d = xreallocarray(fs->d, fs->capd, sizeof *fs->d);
+		}
+		fs->d[fs->nd++] = (struct dmsg){ .uid = it.uid, .size = it.size, .epoch = t,
+						 .canon = imap_flags_canon(it.flags) };
+		return true;
+	}
+	if (fs->ns == fs->caps) {
+		fs->caps = fs->caps ? fs->caps * 2 : 256;
+		fs->s = xreallocarray(fs->s, fs->caps, sizeof *fs->s);
+	}
+	struct smsg *m = &fs->s[fs->ns++];
+	memset(m, 0, sizeof *m);
+	m->uid = it.uid;
+	m->seq = it.seq;
+	m->size = it.size;
+	m->epoch = t;
+	snprintf(m->date, sizeof m->date, "%s", it.date);
+	m->canon = imap_flags_canon(it.flags);
+	m->append = imap_flags_append_list(it.flags);
+	return true;
+}
+
+static int cmp_smsg(const void *a, const void *b)
+{
+	const struct smsg *x = a, *y = b;
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+static int cmp_dmsg(const void *a, const void *b)
+{
+	const struct dmsg *x = a, *y = b;
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+static bool list_side(struct fs *fs, struct imap_client *c, bool dst, struct err *err)
+{
+	bool ok;
+
+	fs->listing_dst = dst;
+	imap_client_set_handler(c, on_list, fs);
+	ok = imap_run_ok(c, ERR_SCOPE_FOLDER, "to list messages", err,
+			 "UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE)");
+	imap_client_set_handler(c, NULL, NULL);
+	if (dst && fs->nd > 0)
+		qsort(fs->d, fs->nd, sizeof *fs->d, cmp_dmsg);
+	if (!dst && fs->ns > 0)
+		qsort(fs->s, fs->ns, sizeof *fs->s, cmp_smsg);
+	return ok;
+}
+
+/* ---- opening ---- */
+
+static bool ensure_dst(struct fs *fs, struct err *err)
+{
+	struct folder_job *j = fs->job;
+	struct imap_reply r = { 0 };
+	char *q = imap_quote(j->dst_wire);
+	bool ok = true;
+
+	fs->dst_exists = j->dst_exists;
+	if (q == NULL) {
+		err_set(err, ERR_SCOPE_FOLDER, ERR_KIND_INTERNAL, false,
+			"cannot name folder '%s' on the %s", j->dst_name, imap_client_what(j->dst_c));
+		return false;
+	}
+	if (!j->dst_exists) {
+		if (j->opts->dry_run) {
+			would(fs, "create folder '%s' on the %s", j->dst_name,
+			      imap_client_what(j->dst_c));
+			goto out;
+		}
+		ok = imap_client_run(j->dst_c, &r, err, "CREATE %s", q);
+		if (ok && r.status != IMAP_STATUS_OK &&
+		    !(r.code && strcasecmp(r.code, "ALREADYEXISTS") == 0)) {
+			err_set(err, ERR_SCOPE_FOLDER, ERR_KIND_REFUSED, false,
+				"%s refused to create folder '%s': %s", imap_client_what(j->dst_c),
+				j->dst_name, r.text);
+			ok = false;
+		}
+		if (!ok)
+			goto out;
+		fs->dst_exists = true;
+	}
+	if (!j->opts->dry_run) {
+		ok = imap_client_run(j->dst_c, &r, err, "SUBSCRIBE %s", q);
+		if (ok && r.status != IMAP_STATUS_OK)
+			warn(fs, "%s refused to subscribe '%s': %s", imap_client_what(j->dst_c),
+			     j->dst_name, r.text);
+	}
+out:
+	imap_reply_clear(&r);
+	free(q);
+	return ok;
+}
+
+static bool examine_src(struct fs *fs, struct err *err)
+{
+	struct folder_job *j = fs->job;
+	char *q = imap_quote(j->src->wire);
+	bool condstore = imap_client_caps(j->src_c)->condstore;
+	bool ok;
+
+	memset(&fs->sst, 0, sizeof fs->sst);
+	imap_client_set_handler(j->src_c, imap_select_handler, &fs->sst);
+	ok = imap_run_ok(j->src_c, ERR_SCOPE_FOLDER, "to open the folder", err, "EXAMINE %s%s",
+			 q ? q : "\"\"", condstore ? " (CONDSTORE)" : "");
+	imap_client_set_handler(j->src_c, NULL, NULL);
+	free(q);
+	return ok;
+}
+
+static bool select_dst(struct fs *fs, struct err *err)
+{
+	struct folder_job *j = fs->job;
+	char *q;
+	bool ok;
+
+	if (fs->dst_selected)
+		return true;
+	q = imap_quote(j->dst_wire);
+	memset(&fs->dst_st, 0, sizeof fs->dst_st);
+	imap_client_set_handler(j->dst_c, imap_select_handler, &fs->dst_st);
+	ok = imap_run_ok(j->dst_c, ERR_SCOPE_FOLDER, "to open the target folder", err, "SELECT %s",
+			 q ? q : "\"\"");
+	imap_client_set_handler(j->dst_c, NULL, NULL);
+	free(q);
+	fs->dst_selected = ok;
+	return ok;
+}
+
+/* ---- the map (source UID → destination UID) ---- */
+
+static int cmp_mapent(const void *a, const void *b)
+{
+	const struct mapent *x = a, *y = b;
+	return x->m.src_uid < y->m.src_uid ? -1 : x->m.src_uid > y->m.src_uid;
+}
+
+static void map_add(struct fs *fs, uint32_t src_uid, uint32_t dst_uid, const char *sflags,
+		    const char *dflags)
+{
+	if (fs->nmap == fs->capmap) {
+		fs->capmap = fs->capmap ? fs->capmap * 2 : 256;
+		fs->map = xreallocarray(fs->map, fs->capmap, sizeof *fs->map);
+	}
+	fs->map[fs->nmap++] = (struct mapent){
+		.m = { .src_uid = src_uid, .dst_uid = dst_uid, .src_flags = xstrdup(sflags),
+		       .dst_flags = xstrdup(dflags) },
+		.alive = true,
+	};
+}
+
+static bool record(struct fs *fs, uint32_t src_uid, uint32_t dst_uid, const char *sflags,
+		   const char *dflags, struct err *err)
+{
+	struct folder_job *j = fs->job;
+	struct store_msg m = { .src_uid = src_uid, .dst_uid = dst_uid,
+			       .src_flags = (char *)sflags, .dst_flags = (char *)dflags };
+
+	map_add(fs, src_uid, dst_uid, sflags, dflags);
+	if (j->store == NULL || j->opts->dry_run || !fs->have_f)
+		return true;
+	return store_msg_put(j->store, fs->f.id, &m, err);
+}
+
+/* ---- identity ---- */
+
+struct id_ctx {
+	struct fs *fs;
+	struct ident *v;
+	size_t n;
+	struct body_hash h;
+	struct ident *cur;
+};
+
+static struct ident *id_find(struct ident *v, size_t n, uint32_t uid)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (v[mid].uid == uid)
+			return &v[mid];
+		if (v[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static bool on_ident(void *ctx, struct imap_client *c, const struct imap_event *ev,
+		     struct err *err)
+{
+	struct id_ctx *ic = ctx;
+	struct imap_fetch it;
+
+	(void)c;
+	(void)err;
+	if (ev->type != IMAP_PARSE_RESPONSE || !imap_fetch_parse(ev->resp, &it) || it.uid == 0)
+		return true;
+	struct ident *id = id_find(ic->v, ic->n, it.uid);
+	if (id == NULL)
+		return true;
+	if (it.header != NULL && it.header->type == IMAP_ARG_STRING)
+		ident_parse_headers(id, it.header->str, (size_t)it.header->len);
+	else
+		ident_parse_headers(id, "", 0);
+	return true;
+}
+
+static bool on_text(void *ctx, struct imap_client *c, const struct imap_event *ev,
+		    struct err *err)
+{
+	struct id_ctx *ic = ctx;
+	struct imap_fetch it;
+
+	(void)c;
+	(void)err;
+	switch (ev->type) {
+	case IMAP_PARSE_LITERAL_BEGIN:
+		ic->cur = NULL;
+		if (strcasecmp(ev->lit->section, "BODY[TEXT]") == 0 && ev->lit->fetch_uid != 0)
+			ic->cur = id_find(ic->v, ic->n, ev->lit->fetch_uid);
+		if (ic->cur != NULL)
+			body_hash_init(&ic->h);
+		return true;
+	case IMAP_PARSE_LITERAL_DATA:
+		if (ic->cur != NULL)
+			body_hash_feed(&ic->h, ev->data, ev->len);
+		return true;
+	case IMAP_PARSE_LITERAL_END:
+		if (ic->cur != NULL) {
+			body_hash_final(&ic->h, ic->cur->body);
+			ic->cur->has_body = true;
+			ic->cur = NULL;
+		}
+		return true;
+	case IMAP_PARSE_RESPONSE:
+		break;
+	default:
+		return true;
+	}
+	if (!imap_fetch_parse(ev->resp, &it) || it.uid == 0 || it.text == NULL ||
+	    it.text->type != IMAP_ARG_STRING)
+		return true;
+	struct ident *id = id_find(ic->v, ic->n, it.uid);
+	if (id == NULL || id->has_body)
+		return true;
+	struct body_hash h;
+	body_hash_init(&h);
+	body_hash_feed(&h, it.text->str, (size_t)it.text->len);
+	body_hash_final(&h, id->body);
+	id->has_body = true;
+	return true;
+}
+
+/* Fetch `item` for the idents listed (by index) on connection c. */
+static bool fetch_for(struct imap_client *c, struct ident *v, size_t n, const size_t *idx,
+		      size_t nidx, const char *item, imap_event_cb *cb, struct fs *fs,
+		      struct err *err)
+{
+	struct id_ctx ic = { .fs = fs, .v = v, .n = n };
+	uint32_t *uids = xcalloc(nidx ? nidx : 1, sizeof *uids);
+	bool ok = true;
+
+	for (size_t i = 0; i < nidx; i++)
+		uids[i] = v[idx ? idx[i] : i].uid;
+	imap_client_set_handler(c, cb, &ic);
+	for (size_t i = 0; i < nidx && ok;) {
+		struct buf set;
+		size_t k = nidx - i > 1000 ? 1000 : nidx - i;
+		buf_init(&set, 0);
+		/* uids from idx are ascending because idents are sorted by uid */
+		imap_uid_set(&set, uids + i, k);
+		ok = imap_run_ok(c, ERR_SCOPE_FOLDER, "to fetch message headers", err,
+				 "UID FETCH %s (UID %s)", set.data, item);
+		buf_free(&set);
+		i += k;
+	}
+	imap_client_set_handler(c, NULL, NULL);
+	free(uids);
+	return ok;
+}
+
+struct need_ctx {
+	struct fs *fs;
+	struct imap_client *c[2];
+	struct ident *v[2];
+	size_t n[2];
+};
+
+static bool need_bodies(void *ctx, int side, struct ident *v, const size_t *idx, size_t n,
+			struct err *err)
+{
+	struct need_ctx *nc = ctx;
+	size_t *sorted = xmalloc((n ? n : 1) * sizeof *sorted);
+	memcpy(sorted, idx, n * sizeof *sorted);
+	/* indices ascend with uids; sort indices to keep UID sets ascending */
+	for (size_t i = 1; i < n; i++)
+		for (size_t k = i; k > 0 && sorted[k - 1] > sorted[k]; k--) {
+			size_t t = sorted[k];
+			sorted[k] = sorted[k - 1];
+			sorted[k - 1] = t;
+		}
+	bool ok = fetch_for(nc->c[side], v, nc->n[side], sorted, n, "BODY.PEEK[TEXT]", on_text,
+			    nc->fs, err);
+	free(sorted);
+	return ok;
+}
+
+static int cmp_ident_uid(const void *a, const void *b)
+{
+	const struct ident *x = a, *y = b;
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+/* Pair unmapped source messages with unmapped destination messages. */
+static bool dedupe(struct fs *fs, const size_t *su, size_t nsu, const size_t *du, size_t ndu,
+		   bool *paired, struct err *err)
+{
+	struct folder_job *j = fs->job;
+	struct ident *sv = xcalloc(nsu ? nsu : 1, sizeof *sv);
+	struct ident *dv = xcalloc(ndu ? ndu : 1, sizeof *dv);
+	struct ident_pair *pairs = NULL;
+	size_t np = 0;
+	bool ok;
+
+	for (size_t i = 0; i < nsu; i++) {
+		const struct smsg *m = &fs->s[su[i]];
+		sv[i].uid = m->uid;
+		sv[i].size = m->size;
+		sv[i].date = m->epoch;
+	}
+	for (size_t i = 0; i < ndu; i++) {
+		const struct dmsg *m = &fs->d[du[i]];
+		dv[i].uid = m->uid;
+		dv[i].size = m->size;
+		dv[i].date = m->epoch;
+	}
+	qsort(sv, nsu, sizeof *sv, cmp_ident_uid);
+	qsort(dv, ndu, sizeof *dv, cmp_ident_uid);
+	ok = fetch_for(j->src_c, sv, nsu, NULL, nsu, IDENTITY_FETCH_ITEM, on_ident, fs, err) &&
+	     fetch_for(j->dst_c, dv, ndu, NULL, ndu, IDENTITY_FETCH_ITEM, on_ident, fs, err);
+	struct need_ctx nc = { .fs = fs, .c = { j->src_c, j->dst_c }, .v = { sv, dv },
+			       .n = { nsu, ndu } };
+	ok = ok && ident_match(sv, nsu, dv, ndu, need_bodies, &nc, &pairs, &np, err);
+	for (size_t p = 0; ok && p < np; p++) {
+		/* su/du are ascending by uid like sv/dv, so indices agree */
+		const struct smsg *sm = &fs->s[su[pairs[p].src]];
+		const struct dmsg *dm = &fs->d[du[pairs[p].dst]];
+		paired[pairs[p].src] = true;
+		char *add = imap_flags_minus(sm->canon, dm->canon);
+		if (add[0] != '\0') {
+			if (fs->ndeltas == fs->capdeltas) {
+				fs->capdeltas = fs->capdeltas ? fs->capdeltas * 2 : 64;
+				fs->deltas = xreallocarray(fs->deltas, fs->capdeltas,
+							   sizeof *fs->deltas);
+			}
+			fs->deltas[fs->ndeltas++] = (struct delta){ .dst_uid = dm->uid, .add = add,
+								    .remove = xstrdup("") };
+		} else {
+			free(add);
+		}
+		j->res->matched++;
+		j->res->skipped++;
+		ok = record(fs, sm->uid, dm->uid, sm->canon, sm->canon, err);
+	}
+	for (size_t i = 0; i < nsu; i++)
+		ident_free(&sv[i]);
+	for (size_t i = 0; i < ndu; i++)
+		ident_free(&dv[i]);
+	free(sv);
+	free(dv);
+	free(pairs);
+	return ok;
+}
+
+/* ---- flags and expunges on the destination ---- */
+
+static int cmp_delta(const void *a, const void *b)
+{
+	const struct delta *x = a, *y = b;
+	int c = strcmp(x->add, y->add);
+	if (c == 0)
+		c = strcmp(x->remove, y->remove);
+	if (c == 0)
+		c = x->dst_uid < y->dst_uid ? -1 : x->dst_uid > y->dst_uid;
+	return c;
+}
+
+static bool apply_deltas(struct fs *fs, struct err *err)
+{
+	struct folder_job *j = fs->job;
+
+	if (fs->ndeltas == 0)
+		return true;
+	if (j->opts->dry_run) {
+		would(fs, "update flags of %zu messages in '%s'", fs->ndeltas, j->dst_name);
+		return true;
+	}
+	if (!select_dst(fs, err))
+		return false;
+	qsort(fs->deltas, fs->ndeltas, sizeof *fs->deltas, cmp_delta);
+	for (size_t i = 0; i < fs->ndeltas;) {
+		size_t k = i;
+		while (k < fs->ndeltas && strcmp(fs->deltas[k].add, fs->deltas[i].add) == 0 &&
+		       strcmp(fs->deltas[k].remove, fs->deltas[i].remove) == 0 && k - i < 1000)
+			k++;
+		uint32_t *u = xcalloc(k - i, sizeof *u);
+		for (size_t x = i; x < k; x++)
+			u[x - i] = fs->deltas[x].dst_uid;
+		struct buf set;
+		buf_init(&set, 0);
+		imap_uid_set(&set, u, k - i);
+		bool ok = true;
+		if (fs->deltas[i].add[0] != '\0')
+			ok = imap_run_ok(j->dst_c, ERR_SCOPE_FOLDER, "to set flags", err,
+					 "UID STORE %s +FLAGS.SILENT (%s)", set.data,
+					 fs->deltas[i].add);
+		if (ok && fs->deltas[i].remove[0] != '\0')
+			ok = imap_run_ok(j->dst_c, ERR_SCOPE_FOLDER, "to clear flags", err,
+					 "UID STORE %s -FLAGS.SILENT (%s)", set.data,
+					 fs->deltas[i].remove);
+		buf_free(&set);
+		free(u);
+		if (!ok)
+			return false;
+		j->res->flags_updated += k - i;
+		i = k;
+	}
+	return true;
+}
+
+static bool expunge_dst(struct fs *fs, const uint32_t *u, size_t n, struct err *err)
+{
+	struct folder_job *j = fs->job;
+
+	if (n == 0)
+		return true;
+	if (j->opts->dry_run) {
+		would(fs, "expunge %zu messages from '%s'", n, j->dst_name);
+		return true;
+	}
+	if (!imap_client_caps(j->dst_c)->uidplus) {
+		warn(fs, "%s lacks UIDPLUS: cannot expunge only the %zu messages removed from "
+			 "'%s'; left in place", imap_client_what(j->dst_c), n, j->src->utf8);
+		return true;
+	}
+	if (!select_dst(fs, err))
+		return false;
+	for (size_t i = 0; i < n;) {
+		size_t k = n - i > 1000 ? 1000 : n - i;
+		struct buf set;
+		buf_init(&set, 0);
+		imap_uid_set(&set, u + i, k);
+		bool ok = imap_run_ok(j->dst_c, ERR_SCOPE_FOLDER, "to mark messages deleted", err,
+				      "UID STORE %s +FLAGS.SILENT (\\Deleted)", set.data) &&
+			  imap_run_ok(j->dst_c, ERR_SCOPE_FOLDER, "to expunge messages", err,
+				      "UID EXPUNGE %s", set.data);
+		buf_free(&set);
+		if (!ok)
+			return false;
+		i += k;
+	}
+	j->res->expunged += n;
+	return true;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* ---- copying ---- */
+
+static void on_copied(void *ctx, struct copy_msg *m)
+{
+	struct fs *fs = ctx;
+	struct err e;
+	const char *canon = "";
+
+	/* canonical flags of the source message */
+	struct smsg k = { .uid = m->uid };
+	struct smsg *s = fs->ns ? bsearch(&k, fs->s, fs->ns, sizeof *fs->s, cmp_smsg) : NULL;
+	if (s != NULL)
+		canon = s->canon;
+	err_clear(&e);
+	if (!record(fs, m->uid, m->dst_uid, canon, canon, &e))
+		warn(fs, "state store: %s", e.msg);
+}
+
+static bool copy_new(struct fs *fs, const size_t *idx, size_t n, struct err *err)
+{
+	struct folder_job *j = fs->job;
+	struct copy_msg *cm;
+	bool ok;
+
+	if (n == 0)
+		return true;
+	if (j->opts->dry_run) {
+		uint64_t bytes = 0;
+		for (size_t i = 0; i < n; i++)
+			bytes += fs->s[idx[i]].size;
+		would(fs, "copy %zu messages (%.1f MB) from '%s' to '%s'", n, (double)bytes / 1e6,
+		      j->src->utf8, j->dst_name);
+		return true;
+	}
+	cm = xcalloc(n, sizeof *cm);
+	for (size_t i = 0; i < n; i++) {
+		const struct smsg *s = &fs->s[idx[i]];
+		cm[i].uid = s->uid;
+		cm[i].seq = s->seq;
+		cm[i].size = s->size;
+		memcpy(cm[i].date, s->date, sizeof cm[i].date);
+		cm[i].flags = s->append;
+	}
+	struct copy_job cj = {
+		.src_c = j->src_c,
+		.dst_c = j->dst_c,
+		.src_name = j->src->utf8,
+		.dst_wire = j->dst_wire,
+		.opts = j->opts,
+		.account = j->account,
+		.res = j->res,
+		.on_copied = on_copied,
+		.ctx = fs,
+	};
+	if (j->store != NULL && fs->have_f && !store_begin(j->store, err)) {
+		free(cm);
+		return false;
+	}
+	ok = copy_messages(&cj, cm, n, err);
+	if (j->store != NULL && fs->have_f) {
+		struct err e2;
+		err_clear(&e2);
+		/* Record what was confirmed even when the copy failed midway:
+		 * that is what makes a rerun free of duplicates. */
+		if (!store_commit(j->store, &e2) && ok) {
+			*err = e2;
+			ok = false;
+		}
+	}
+	free(cm);
+	return ok;
+}
+
+/* ---- the folder ---- */
+
+static void fs_free(struct fs *fs)
+{
+	for (size_t i = 0; i < fs->ns; i++) {
+		free(fs->s[i].canon);
+		free(fs->s[i].append);
+	}
+	for (size_t i = 0; i < fs->nd; i++)
+		free(fs->d[i].canon);
+	for (size_t i = 0; i < fs->nmap; i++) {
+		free(fs->map[i].m.src_flags);
+		free(fs->map[i].m.dst_flags);
+	}
+	for (size_t i = 0; i < fs->ndeltas; i++) {
+		free(fs->deltas[i].add);
+		free(fs->deltas[i].remove);
+	}
+	free(fs->deltas);
+	free(fs->s);
+	free(fs->d);
+	free(fs->map);
+	if (fs->have_f)
+		store_folder_free(&fs->f);
+}
+
+static bool load_state(struct fs *fs, bool *unchanged, struct err *err)
+{
+	struct folder_job *j = fs->job;
+	bool found = false;
+
+	*unchanged = false;
+	if (j->store == NULL)
+		return true;
+	memset(&fs->f, 0, sizeof fs->f);
+	if (!store_folder_get(j->store, j->account, j->direction, j->src->utf8, &fs->f, &found,
+			      err))
+		return false;
+	if (!found) {
+		fs->f.account = xstrdup(j->account);
+		fs->f.direction = xstrdup(j->direction);
+		fs->f.src_name = xstrdup(j->src->utf8);
+		fs->f.dst_name = xstrdup(j->dst_name);
+		fs->have_f = true;
+		if (!j->opts->dry_run && !store_folder_put(j->store, &fs->f, err))
+			return false;
+		return true;
+	}
+	fs->have_f = true;
+	bool same_src = fs->f.src_uidvalidity == fs->sst.uidvalidity;
+	bool same_dst = fs->f.dst_uidvalidity == fs->dst_st.uidvalidity;
+	if (same_src && same_dst && fs->sst.highestmodseq != 0 &&
+	    fs->f.src_modseq == fs->sst.highestmodseq && fs->f.src_uidnext == fs->sst.uidnext &&
+	    strcmp(fs->f.dst_name, j->dst_name) == 0) {
+		*unchanged = true;
+		return true;
+	}
+	if (!same_src || !same_dst) {
+		if (fs->f.src_uidvalidity != 0 || fs->f.dst_uidvalidity != 0)
+			warn(fs, "UIDVALIDITY of '%s' changed on the %s (folder recreated or "
+				 "server restored): matching its messages again by identity",
+			     same_src ? j->dst_name : j->src->utf8,
+			     same_src ? imap_client_what(j->dst_c) : imap_client_what(j->src_c));
+		if (!j->opts->dry_run && !store_msgs_clear(j->store, fs->f.id, err))
+			return false;
+		return true;
+	}
+	struct store_msg *v = NULL;
+	size_t n = 0;
+	if (!store_msgs_load(j->store, fs->f.id, &v, &n, err))
+		return false;
+	fs->map = xcalloc(n ? n : 1, sizeof *fs->map);
+	fs->capmap = n ? n : 1;
+	for (size_t i = 0; i < n; i++)
+		fs->map[i] = (struct mapent){ .m = v[i], .alive = false };
+	fs->nmap = n;
+	free(v);  /* strings moved into fs->map */
+	return true;
+}
+
+static bool save_state(struct fs *fs, struct err *err)
+{
+	struct folder_job *j = fs->job;
+	struct imap_mailbox_status st;
+	bool exists = false;
+
+	if (j->store == NULL || j->opts->dry_run || !fs->have_f)
+		return true;
+	/* The destination's UIDNEXT after our APPENDs. */
+	if (!imap_status(j->dst_c, j->dst_wire, &st, &exists, err))
+		return false;
+	fs->f.src_uidvalidity = fs->sst.uidvalidity;
+	fs->f.src_uidnext = fs->sst.uidnext;
+	fs->f.src_modseq = fs->sst.highestmodseq;
+	if (exists) {
+		fs->f.dst_uidvalidity = st.uidvalidity;
+		fs->f.dst_uidnext = st.uidnext;
+		fs->f.dst_modseq = st.highestmodseq;
+	}
+	free(fs->f.dst_name);
+	fs->f.dst_name = xstrdup(j->dst_name);
+	return store_folder_put(j->store, &fs->f, err);
+}
+
+bool folder_sync(struct folder_job *j, struct err *err)
+{
+	struct fs fs = { .job = j };
+	bool ok, unchanged = false;
+	size_t *unm = NULL, nunm = 0;
+	uint32_t *gone = NULL;
+	size_t ngone = 0;
+
+	ok = ensure_dst(&fs, err);
+	if (!ok || j->src->noselect)
+		goto out;
+	ok = examine_src(&fs, err);
+	if (ok && fs.dst_exists) {
+		bool ex = false;
+		ok = imap_status(j->dst_c, j->dst_wire, &fs.dst_st, &ex, err);
+	}
+	ok = ok && load_state(&fs, &unchanged, err);
+	if (!ok)
+		goto out;
+	if (unchanged) {
+		j->res->total = fs.sst.exists;
+		j->res->skipped = fs.sst.exists;
+		j->res->unchanged = true;
+		goto out;
+	}
+	if (fs.sst.exists > 0 && !(ok = list_side(&fs, j->src_c, false, err)))
+		goto out;
+	j->res->total = fs.ns;
+
+	/* Merge the source listing with the map (both by source UID). */
+	if (fs.nmap > 0)
+		qsort(fs.map, fs.nmap, sizeof *fs.map, cmp_mapent);
+	unm = xcalloc(fs.ns ? fs.ns : 1, sizeof *unm);
+	gone = xcalloc(fs.nmap ? fs.nmap : 1, sizeof *gone);
+	size_t a = 0, b = 0;
+	while (a < fs.ns || b < fs.nmap) {
+		if (b == fs.nmap || (a < fs.ns && fs.s[a].uid < fs.map[b].m.src_uid)) {
+			unm[nunm++] = a++;
+		} else if (a == fs.ns || fs.map[b].m.src_uid < fs.s[a].uid) {
+			gone[ngone++] = fs.map[b].m.dst_uid;
+			fs.map[b].alive = false;
+			if (j->store != NULL && !j->opts->dry_run)
+				ok = store_msg_delete(j->store, fs.f.id, fs.map[b].m.src_uid, err);
+			b++;
+		} else {
+			struct mapent *e = &fs.map[b];
+			e->alive = true;
+			j->res->skipped++;
+			if (strcmp(e->m.src_flags, fs.s[a].canon) != 0) {
+				char *add = imap_flags_minus(fs.s[a].canon, e->m.src_flags);
+				char *rem = imap_flags_minus(e->m.src_flags, fs.s[a].canon);
+				if (fs.ndeltas == fs.capdeltas) {
+					fs.capdeltas = fs.capdeltas ? fs.capdeltas * 2 : 64;
+					fs.deltas = xreallocarray(fs.deltas, fs.capdeltas,
+								  sizeof *fs.deltas);
+				}
+				fs.deltas[fs.ndeltas++] = (struct delta){ .dst_uid = e->m.dst_uid,
+									  .add = add,
+									  .remove = rem };
+				free(e->m.src_flags);
+				e->m.src_flags = xstrdup(fs.s[a].canon);
+				if (j->store != NULL && !j->opts->dry_run)
+					ok = store_msg_put(j->store, fs.f.id, &e->m, err);
+			}
+			a++;
+			b++;
+		}
+		if (!ok)
+			goto out;
+	}
+	j->res->gone = ngone;
+
+	/* Unmapped source messages may already be on the destination. */
+	bool *paired = xcalloc(nunm ? nunm : 1, sizeof *paired);
+	if (nunm > 0 && fs.dst_exists && fs.dst_st.exists > 0) {
+		ok = select_dst(&fs, err) && list_side(&fs, j->dst_c, true, err);
+		if (ok) {
+			/* destination UIDs the map accounts for */
+			uint32_t *known = xcalloc(fs.nmap ? fs.nmap : 1, sizeof *known);
+			size_t nk = 0;
+			for (size_t i = 0; i < fs.nmap; i++)
+				if (fs.map[i].alive)
+					known[nk++] = fs.map[i].m.dst_uid;
+			if (nk > 0)
+				qsort(known, nk, sizeof *known, cmp_u32);
+			size_t *du = xcalloc(fs.nd ? fs.nd : 1, sizeof *du), ndu = 0;
+			for (size_t i = 0; i < fs.nd; i++)
+				if (nk == 0 || !bsearch(&fs.d[i].uid, known, nk, sizeof *known, cmp_u32))
+					du[ndu++] = i;
+			if (ndu > 0)
+				ok = dedupe(&fs, unm, nunm, du, ndu, paired, err);
+			free(du);
+			free(known);
+		}
+	}
+	if (ok) {
+		size_t k = 0;
+		for (size_t i = 0; i < nunm; i++)
+			if (!paired[i])
+				unm[k++] = unm[i];
+		nunm = k;
+	}
+	free(paired);
+	if (!ok)
+		goto out;
+
+	const struct sync_options *o = j->opts;
+	if (o->ops && o->ops->folder_begin) {
+		uint64_t bytes = 0;
+		for (size_t i = 0; i < nunm; i++)
+			bytes += fs.s[unm[i]].size;
+		o->ops->folder_begin(o->ctx, j->account, j->src->utf8, j->dst_name, nunm, bytes);
+	}
+	ok = copy_new(&fs, unm, nunm, err);
+	ok = ok && apply_deltas(&fs, err);
+	if (ok && o->delete_ && ngone > 0) {
+		size_t k = 0;
+		for (size_t i = 0; i < ngone; i++)
+			if (gone[i] != 0)
+				gone[k++] = gone[i];
+		if (k > 0)
+			qsort(gone, k, sizeof *gone, cmp_u32);
+		ok = expunge_dst(&fs, gone, k, err);
+	}
+	ok = ok && save_state(&fs, err);
+out:
+	if (!ok) {
+		imap_client_abort(j->dst_c);
+		imap_client_abort(j->src_c);
+	}
+	if (fs.dst_selected && ok && imap_client_caps(j->dst_c)->unselect) {
+		struct err e2;
+		err_clear(&e2);
+		/* Never CLOSE: it would expunge every \Deleted message, also
+		 * those copied with that flag or marked by the user. Without
+		 * UNSELECT the next SELECT deselects without expunging. */
+		imap_run_ok(j->dst_c, ERR_SCOPE_FOLDER, "to leave the folder", &e2, "UNSELECT");
+	}
+	free(unm);
+	free(gone);
+	fs_free(&fs);
+	return ok;
+}
