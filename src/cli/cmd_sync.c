@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "cli/cli_accounts.h"
 #include "cli/commands.h"
 #include "cli/sync_render.h"
 #include "core/alloc.h"
@@ -22,23 +23,12 @@
 #include "core/url.h"
 #include "sync/sync.h"
 
-struct side_opts {
-	const char *url;
-	const char *password_file;
-	const char *ca_file;
-	const char *tls;
-	const char *auth;
-	const char *admin;
-};
 
 struct opts {
-	const char *config;
-	struct side_opts old_side, new_side;
-	const char *group, *account;
-	bool json, quiet, no_multiappend, no_literal_plus;
+	struct cli_target t;
+	bool json, quiet, no_multiappend;
 	bool delete_, reverse, dry_run;
 	const char *state;
-	int timeout;
 	long batch, window, jobs, watch;
 	unsigned long long max_bps, max_mps;
 };
@@ -85,60 +75,6 @@ static void usage(FILE *f)
 		"      4 connection, 5 TLS/certificate\n");
 }
 
-static bool parse_tls(const char *s, bool *none_r)
-{
-	if (s == NULL || strcmp(s, "verify") == 0) {
-		*none_r = false;
-		return true;
-	}
-	if (strcmp(s, "none") == 0) {
-		*none_r = true;
-		return true;
-	}
-	return false;
-}
-
-static bool parse_auth(const char *s, enum auth_mech *m)
-{
-	static const struct { const char *n; enum auth_mech m; } t[] = {
-		{ "auto", AUTH_AUTO }, { "login", AUTH_LOGIN },
-		{ "plain", AUTH_PLAIN }, { "xoauth2", AUTH_XOAUTH2 },
-	};
-	if (s == NULL) {
-		*m = AUTH_AUTO;
-		return true;
-	}
-	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-		if (strcasecmp(s, t[i].n) == 0) {
-			*m = t[i].m;
-			return true;
-		}
-	return false;
-}
-
-/* The pieces an endpoint points into; freed after the run. */
-struct owned {
-	struct url url;
-	char *secret;
-};
-
-static bool endpoint_from_url(const char *text, const char *what, const char *label,
-			      struct imap_endpoint *ep, struct owned *own, struct err *err)
-{
-	if (!url_parse(text, label, &own->url, err))
-		return false;
-	if (strcmp(own->url.scheme, "imap") != 0 && strcmp(own->url.scheme, "imaps") != 0) {
-		err_set(err, ERR_SCOPE_RUN, ERR_KIND_USAGE, false,
-			"%s: '%s' is not an IMAP address (use imap:// or imaps://)", label, text);
-		return false;
-	}
-	ep->what = what;
-	ep->host = own->url.host;
-	ep->port = own->url.port;
-	ep->implicit_tls = own->url.implicit_tls;
-	ep->user = own->url.user;
-	return true;
-}
 
 static void on_signal(int sig)
 {
@@ -146,17 +82,6 @@ static void on_signal(int sig)
 	sync_stop_requested = 1;
 }
 
-static int exit_for_kind(enum err_kind k)
-{
-	switch (k) {
-	case ERR_KIND_AUTH: return EXIT_AUTH;
-	case ERR_KIND_CONNECT: return EXIT_CONNECT;
-	case ERR_KIND_TLS: return EXIT_TLS;
-	case ERR_KIND_CONFIG:
-	case ERR_KIND_USAGE: return EXIT_USAGE;
-	default: return EXIT_PARTIAL;
-	}
-}
 
 struct run {
 	struct sync_options so;
@@ -167,11 +92,6 @@ struct run {
 	bool mixed;
 };
 
-/* One account to sync and the secrets/URLs its endpoints point into. */
-struct acct {
-	struct sync_account a;
-	struct owned oo, on;
-};
 
 static void run_account(struct run *run, const struct sync_account *a)
 {
@@ -184,7 +104,7 @@ static void run_account(struct run *run, const struct sync_account *a)
 	if (ok) {
 		run->ok_accounts++;
 	} else if (err_is_set(&res.err) && res.copied == 0) {
-		int e = exit_for_kind(res.err.kind);
+		int e = cli_exit_for_kind(res.err.kind);
 		if (run->failed_accounts == 0)
 			run->first_kind_exit = e;
 		else if (run->first_kind_exit != e)
@@ -254,173 +174,6 @@ static int run_exit(const struct run *run)
 	return EXIT_PARTIAL;
 }
 
-static char *secret_from(const char *file, const char *env, const char *label, struct err *err)
-{
-	if (file != NULL) {
-		char *s = secret_read_file(file, err);
-		if (s == NULL)
-			err_prefix(err, "%s: ", label);
-		return s;
-	}
-	const char *e = getenv(env);
-	if (e != NULL && e[0] != '\0')
-		return xstrdup(e);
-	err_set(err, ERR_SCOPE_RUN, ERR_KIND_USAGE, false,
-		"no password for the %s server: give %s-password-file FILE or set %s", label,
-		strcmp(label, "old") == 0 ? "--old" : "--new", env);
-	return NULL;
-}
-
-static bool side_endpoint(const struct side_opts *so, const char *label, const char *what,
-			  const char *env, struct imap_endpoint *ep, struct owned *own,
-			  struct err *err)
-{
-	char flag[32];
-	bool none;
-
-	snprintf(flag, sizeof flag, "--%s", label);
-	if (!endpoint_from_url(so->url, what, flag, ep, own, err))
-		return false;
-	if (ep->user == NULL) {
-		err_set(err, ERR_SCOPE_RUN, ERR_KIND_USAGE, false,
-			"%s: give the account's user name in the address, e.g. imaps://alice@%s",
-			flag, own->url.host);
-		return false;
-	}
-	if (!parse_tls(so->tls, &none)) {
-		err_set(err, ERR_SCOPE_RUN, ERR_KIND_USAGE, false,
-			"--%s-tls: '%s' is not valid (use verify or none)", label, so->tls);
-		return false;
-	}
-	if (!parse_auth(so->auth, &ep->auth)) {
-		err_set(err, ERR_SCOPE_RUN, ERR_KIND_USAGE, false,
-			"--%s-auth: '%s' is not valid (use auto, login, plain or xoauth2)", label,
-			so->auth);
-		return false;
-	}
-	ep->tls_none = none;
-	ep->ca_file = so->ca_file;
-	ep->admin_user = so->admin;
-	own->secret = secret_from(so->password_file, env, label, err);
-	ep->secret = own->secret;
-	return own->secret != NULL;
-}
-
-static void owned_free(struct owned *o)
-{
-	url_free(&o->url);
-	secret_free(&o->secret);
-}
-
-static bool config_endpoint(const struct config *cfg, const struct config_server *srv,
-			    const char *label, const char *what, const char *user,
-			    const char *password, struct imap_endpoint *ep, struct owned *own,
-			    struct err *err)
-{
-	char where[256];
-
-	if (srv->imap == NULL) {
-		err_set(err, ERR_SCOPE_RUN, ERR_KIND_CONFIG, false,
-			"%s: [%s] has no 'imap' address (e.g. imap = imaps://mail.example.jp)",
-			cfg->path, label);
-		return false;
-	}
-	snprintf(where, sizeof where, "%s [%s] imap", cfg->path, label);
-	if (!endpoint_from_url(srv->imap, what, where, ep, own, err))
-		return false;
-	ep->user = user;
-	ep->tls_none = srv->tls == TLS_NONE;
-	ep->ca_file = srv->ca_file;
-	ep->auth = srv->auth;
-	if (srv->admin_user != NULL) {
-		ep->admin_user = srv->admin_user;
-		if (srv->admin_password_file == NULL) {
-			err_set(err, ERR_SCOPE_RUN, ERR_KIND_CONFIG, false,
-				"%s: [%s] admin_user needs admin_password_file", cfg->path, label);
-			return false;
-		}
-		own->secret = secret_read_file(srv->admin_password_file, err);
-		if (own->secret == NULL)
-			return false;
-	} else if (password != NULL) {
-		own->secret = xstrdup(password);
-	}
-	ep->secret = own->secret;
-	return true;
-}
-
-static int load_config(const struct opts *o, struct config **cfg_r, struct acct **v_r,
-		       size_t *n_r)
-{
-	struct err err;
-	const char *path = o->config ? o->config : config_default_path();
-	struct acct *v = NULL;
-	size_t nv = 0;
-
-	err_clear(&err);
-	if (path == NULL) {
-		fprintf(stderr, "mailshift: no configuration: give -c FILE, create ./mailshift.conf, "
-				"or use --old/--new for one account (see mailshift sync --help)\n");
-		return EXIT_USAGE;
-	}
-	struct config *cfg = config_load(path, &err);
-	if (cfg == NULL) {
-		fprintf(stderr, "mailshift: %s\n", err.msg);
-		return EXIT_USAGE;
-	}
-	size_t matched = 0;
-	bool group_found = o->group == NULL;
-	for (size_t g = 0; g < cfg->group_count; g++) {
-		const struct config_group *grp = &cfg->groups[g];
-		if (o->group != NULL && strcmp(o->group, grp->name) != 0)
-			continue;
-		group_found = true;
-		for (size_t i = 0; i < grp->account_count; i++) {
-			const struct config_account *ac = &grp->accounts[i];
-			if (o->account != NULL && strcasecmp(o->account, ac->email) != 0)
-				continue;
-			matched++;
-			v = xreallocarray(v, nv + 1, sizeof *v);
-			struct acct *x = &v[nv++];
-			memset(x, 0, sizeof *x);
-			x->a.label = ac->email;
-			bool ok = config_endpoint(cfg, &cfg->old_server, "old", "old server",
-						  ac->old_user, ac->old_password, &x->a.old_ep,
-						  &x->oo, &err) &&
-				  config_endpoint(cfg, &cfg->new_server, "new", "new server",
-						  ac->new_user, ac->new_password, &x->a.new_ep,
-						  &x->on, &err);
-			if (!ok) {
-				fprintf(stderr, "mailshift: %s\n", err.msg);
-				goto fail;
-			}
-			x->a.old_ep.timeout_ms = x->a.new_ep.timeout_ms = o->timeout * 1000;
-			x->a.old_ep.no_literal_plus = x->a.new_ep.no_literal_plus =
-				o->no_literal_plus;
-		}
-	}
-	if (!group_found) {
-		fprintf(stderr, "mailshift: %s has no group '%s'\n", path, o->group);
-		goto fail;
-	}
-	if (matched == 0) {
-		fprintf(stderr, "mailshift: %s: no account to sync%s%s\n", path,
-			o->account ? " matches --account " : "", o->account ? o->account : "");
-		goto fail;
-	}
-	*cfg_r = cfg;
-	*v_r = v;
-	*n_r = nv;
-	return 0;
-fail:
-	for (size_t i = 0; i < nv; i++) {
-		owned_free(&v[i].oo);
-		owned_free(&v[i].on);
-	}
-	free(v);
-	config_free(&cfg);
-	return EXIT_USAGE;
-}
 
 int cmd_sync(int argc, char **argv)
 {
@@ -464,33 +217,33 @@ int cmd_sync(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct opts o = { .timeout = 120, .batch = 100, .window = 8, .jobs = 0, .watch = 0 };
+	struct opts o = { .t.timeout = 120, .batch = 100, .window = 8, .jobs = 0, .watch = 0 };
 	int c, verbose = 0;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:qvh", lo, NULL)) != -1) {
 		switch (c) {
-		case 'c': o.config = optarg; break;
-		case O_OLD: o.old_side.url = optarg; break;
-		case O_NEW: o.new_side.url = optarg; break;
-		case O_OPF: o.old_side.password_file = optarg; break;
-		case O_NPF: o.new_side.password_file = optarg; break;
-		case O_OCA: o.old_side.ca_file = optarg; break;
-		case O_NCA: o.new_side.ca_file = optarg; break;
-		case O_CA: o.old_side.ca_file = o.new_side.ca_file = optarg; break;
-		case O_OTLS: o.old_side.tls = optarg; break;
-		case O_NTLS: o.new_side.tls = optarg; break;
-		case O_OAUTH: o.old_side.auth = optarg; break;
-		case O_NAUTH: o.new_side.auth = optarg; break;
-		case O_OADM: o.old_side.admin = optarg; break;
-		case O_NADM: o.new_side.admin = optarg; break;
-		case O_GROUP: o.group = optarg; break;
-		case O_ACCOUNT: o.account = optarg; break;
+		case 'c': o.t.config = optarg; break;
+		case O_OLD: o.t.old_side.url = optarg; break;
+		case O_NEW: o.t.new_side.url = optarg; break;
+		case O_OPF: o.t.old_side.password_file = optarg; break;
+		case O_NPF: o.t.new_side.password_file = optarg; break;
+		case O_OCA: o.t.old_side.ca_file = optarg; break;
+		case O_NCA: o.t.new_side.ca_file = optarg; break;
+		case O_CA: o.t.old_side.ca_file = o.t.new_side.ca_file = optarg; break;
+		case O_OTLS: o.t.old_side.tls = optarg; break;
+		case O_NTLS: o.t.new_side.tls = optarg; break;
+		case O_OAUTH: o.t.old_side.auth = optarg; break;
+		case O_NAUTH: o.t.new_side.auth = optarg; break;
+		case O_OADM: o.t.old_side.admin = optarg; break;
+		case O_NADM: o.t.new_side.admin = optarg; break;
+		case O_GROUP: o.t.group = optarg; break;
+		case O_ACCOUNT: o.t.account = optarg; break;
 		case O_JSON: o.json = true; break;
 		case 'q': o.quiet = true; break;
 		case 'v': verbose++; break;
 		case O_NOMULTI: o.no_multiappend = true; break;
-		case O_NOLITPLUS: o.no_literal_plus = true; break;
+		case O_NOLITPLUS: o.t.no_literal_plus = true; break;
 		case O_STATE: o.state = optarg; break;
 		case O_DELETE: o.delete_ = true; break;
 		case O_REVERSE: o.reverse = true; break;
@@ -501,7 +254,7 @@ int cmd_sync(int argc, char **argv)
 		case O_MAXMPS: o.max_mps = strtoull(optarg, NULL, 10); break;
 		case O_BATCH: o.batch = strtol(optarg, NULL, 10); break;
 		case O_WINDOW: o.window = strtol(optarg, NULL, 10); break;
-		case O_TIMEOUT: o.timeout = (int)strtol(optarg, NULL, 10); break;
+		case O_TIMEOUT: o.t.timeout = (int)strtol(optarg, NULL, 10); break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_USAGE;
 		}
@@ -511,7 +264,7 @@ int cmd_sync(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (o.batch < 1 || o.batch > 100000 || o.window < 1 || o.window > 1000 ||
-	    o.timeout < 1 || o.jobs < 0 || o.jobs > 256 || o.watch < 0) {
+	    o.t.timeout < 1 || o.jobs < 0 || o.jobs > 256 || o.watch < 0) {
 		fprintf(stderr, "mailshift sync: --batch 1..100000, --window 1..1000, "
 				"--timeout >= 1, --jobs 1..256, --watch >= 1\n");
 		return EXIT_USAGE;
@@ -522,38 +275,10 @@ int cmd_sync(int argc, char **argv)
 	struct acct *accts = NULL;
 	size_t naccts = 0;
 	struct config *cfg = NULL;
-	if (o.old_side.url != NULL || o.new_side.url != NULL) {
-		struct err err;
-		err_clear(&err);
-		if (o.old_side.url == NULL || o.new_side.url == NULL) {
-			fprintf(stderr, "mailshift sync: one-account mode needs both --old and --new\n");
-			return EXIT_USAGE;
-		}
-		if (o.config != NULL || o.group != NULL || o.account != NULL) {
-			fprintf(stderr, "mailshift sync: --old/--new cannot be combined with "
-					"-c, --group or --account\n");
-			return EXIT_USAGE;
-		}
-		accts = xcalloc(1, sizeof *accts);
-		naccts = 1;
-		struct acct *x = &accts[0];
-		if (!side_endpoint(&o.old_side, "old", "old server", "MAILSHIFT_OLD_PASSWORD",
-				   &x->a.old_ep, &x->oo, &err) ||
-		    !side_endpoint(&o.new_side, "new", "new server", "MAILSHIFT_NEW_PASSWORD",
-				   &x->a.new_ep, &x->on, &err)) {
-			fprintf(stderr, "mailshift sync: %s\n", err.msg);
-			owned_free(&x->oo);
-			owned_free(&x->on);
-			free(accts);
-			return EXIT_USAGE;
-		}
-		x->a.label = x->a.old_ep.user;
-		x->a.old_ep.timeout_ms = x->a.new_ep.timeout_ms = o.timeout * 1000;
-		x->a.old_ep.no_literal_plus = x->a.new_ep.no_literal_plus = o.no_literal_plus;
-	} else {
-		int rc = load_config(&o, &cfg, &accts, &naccts);
-		if (rc != 0)
-			return rc;
+	int crc = cli_accounts_collect(&o.t, &cfg, &accts, &naccts);
+	if (crc != 0)
+		return crc;
+	if (cfg != NULL) {
 		if (o.state == NULL)
 			o.state = cfg->state;
 		if (o.jobs == 0)
@@ -605,12 +330,7 @@ int cmd_sync(int argc, char **argv)
 		if (sync_stop_requested)
 			break;
 	}
-	for (size_t i = 0; i < naccts; i++) {
-		owned_free(&accts[i].oo);
-		owned_free(&accts[i].on);
-	}
-	free(accts);
-	config_free(&cfg);
+	cli_accounts_free(&cfg, accts, naccts);
 	if (sync_stop_requested && rc == EXIT_OK && o.watch <= 0)
 		rc = EXIT_PARTIAL;
 	return rc;

@@ -14,5 +14,6 @@ enum exit_code {
 };
 
 int cmd_sync(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 
 #endif

@@ -17,7 +17,9 @@ static void usage(FILE *f)
 		"Parallel-run mail migration: copy and keep in sync an old and a new mail server.\n"
 		"\n"
 		"commands:\n"
-		"  sync      copy every folder, message, flag and date from old to new (IMAP)\n"
+		"  sync      copy every folder, message, flag and date from old to new (IMAP),\n"
+		"            then only what changed (--watch to keep going, --reverse for rollback)\n"
+		"  verify    prove that every message of old is on new (exit 0 only then)\n"
 		"  help      this text; 'mailshift COMMAND --help' for a command's options\n"
 		"  version   print the version\n"
 		"\n"
@@ -38,6 +40,8 @@ int main(int argc, char **argv)
 	OPENSSL_init_ssl(0, NULL);
 	if (strcmp(cmd, "sync") == 0)
 		return cmd_sync(argc - 1, argv + 1);
+	if (strcmp(cmd, "verify") == 0)
+		return cmd_verify(argc - 1, argv + 1);
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		usage(stdout);
 		return EXIT_OK;
