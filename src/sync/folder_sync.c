@@ -307,6 +307,10 @@ static bool on_ident(void *ctx, struct imap_client *c, const struct imap_event *
 	struct ident *id = id_find(ic->v, ic->n, it.uid);
 	if (id == NULL)
 		return true;
+	/* a server repeating the fields for one UID: the last answer wins */
+	free(id->msgid);
+	free(id->trace);
+	id->msgid = id->trace = NULL;
 	if (it.header != NULL && it.header->type == IMAP_ARG_STRING)
 		ident_parse_headers(id, it.header->str, (size_t)it.header->len);
 	else
@@ -324,6 +328,11 @@ static bool on_text(void *ctx, struct imap_client *c, const struct imap_event *e
 	(void)err;
 	switch (ev->type) {
 	case IMAP_PARSE_LITERAL_BEGIN:
+		if (ic->cur != NULL) {
+			/* a literal never ended: drop its half-hash */
+			unsigned char junk[32];
+			body_hash_final(&ic->h, junk);
+		}
 		ic->cur = NULL;
 		if (strcasecmp(ev->lit->section, "BODY[TEXT]") == 0 && ev->lit->fetch_uid != 0)
 			ic->cur = id_find(ic->v, ic->n, ev->lit->fetch_uid);
@@ -384,6 +393,10 @@ static bool fetch_for(struct imap_client *c, struct ident *v, size_t n, const si
 		i += k;
 	}
 	imap_client_set_handler(c, NULL, NULL);
+	if (ic.cur != NULL) {
+		unsigned char junk[32];
+		body_hash_final(&ic.h, junk);
+	}
 	free(uids);
 	return ok;
 }

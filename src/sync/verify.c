@@ -191,6 +191,10 @@ static bool on_text(void *ctx, struct imap_client *c, const struct imap_event *e
 	(void)err;
 	switch (ev->type) {
 	case IMAP_PARSE_LITERAL_BEGIN:
+		if (bc->cur != NULL) {
+			unsigned char junk[32];
+			body_hash_final(&bc->h, junk);
+		}
 		bc->cur = NULL;
 		if (strcasecmp(ev->lit->section, "BODY[TEXT]") == 0 && ev->lit->fetch_uid)
 			bc->cur = find(bc->v, bc->n, ev->lit->fetch_uid);
@@ -259,6 +263,10 @@ static bool need_bodies(void *ctx, int side, struct ident *v, const size_t *idx,
 		buf_free(&set);
 	}
 	imap_client_set_handler(nd->c[side], NULL, NULL);
+	if (bc.cur != NULL) {
+		unsigned char junk[32];
+		body_hash_final(&bc.h, junk);
+	}
 	free(u);
 	return ok;
 }

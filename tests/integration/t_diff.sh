@@ -113,7 +113,8 @@ duals = [m for p in sys.argv[8:] for m in json.load(open(p))["messages"]]
 dual_old = {m["old_sha256"]: m for m in duals}
 dual_new = {m["new_sha256"]: m for m in duals}
 gone_sha = {m["sha256"] for m in expunged}
-problems = []
+problems = []   # per-folder details
+summary = []    # one line each, printed first
 
 def who(m):
     return f"{m['style']} #{m['index']} trace={m['trace']} Message-ID={m['message_id']} subject={m['subject']!r}"
@@ -123,7 +124,7 @@ targets = {}
 for o in sorted(old):
     n = mp.get(o)
     if n is None:
-        problems.append(f"old folder {o!r} ({old[o]['count']} messages) is not in the sync JSON")
+        summary.append(f"old folder {o!r} ({old[o]['count']} messages) is not in the sync JSON")
     else:
         targets.setdefault(n, []).append(o)
 
@@ -136,7 +137,7 @@ def key(e, dual_map):
 seen_dual = Counter()
 for n in sorted(targets):
     if n not in new:
-        problems.append(f"new folder {n!r} (from {targets[n]}) does not exist or is not selectable")
+        summary.append(f"new folder {n!r} (from {targets[n]}) does not exist or is not selectable")
         continue
     want = Counter(key(e, dual_old) for o in targets[n] for e in old[o]["messages"])
     have = Counter(key(e, dual_new) for e in new[n]["messages"])
@@ -184,51 +185,55 @@ for n in sorted(targets):
             problems.append(f"    ... and {len(lines) - 12} more")
 
 # Dual-delivered: once each on new, as new's own copy, with old's flags (\Seen).
-for m in duals:
-    if seen_dual[m["new_sha256"]] != 1:
-        problems.append(f"dual-delivered {who(m)}: new's own copy is on new {seen_dual[m['new_sha256']]} times")
+not_once = [m for m in duals if seen_dual[m["new_sha256"]] != 1]
+if not_once:
+    m = not_once[0]
+    summary.append(f"{len(not_once)} dual-delivered messages are not on new exactly once as new's own "
+                   f"copy: first {who(m)} ({seen_dual[m['new_sha256']]} times)")
 n_old_copies = sum(1 for f in new.values() for e in f["messages"] if e[0] in dual_old)
 if n_old_copies:
-    problems.append(f"{n_old_copies} of old's copies of dual-delivered messages are on new (duplicates)")
+    summary.append(f"{n_old_copies} of old's copies of dual-delivered messages are on new (duplicates)")
 unread = [m for m in duals for f in new.values() for e in f["messages"]
           if e[0] == m["new_sha256"] and "\\Seen" not in e[1]]
 if unread:
-    problems.append(f"{len(unread)} dual-delivered messages are not \\Seen on new (read on old): first {who(unread[0])}")
+    summary.append(f"{len(unread)} dual-delivered messages are not \\Seen on new (read on old): first {who(unread[0])}")
 
 # Expunged on old: not on new more often than old still holds the same bytes.
+left = []
 for m in expunged:
-    n = mp.get(m["folder"]) or map1.get(m["folder"])
     o_cnt = sum(1 for f in old for e in old[f]["messages"] if e[0] == m["sha256"])
     n_cnt = sum(1 for f in new for e in new[f]["messages"] if e[0] == m["sha256"])
     if n_cnt > o_cnt:
-        problems.append(f"expunged on old ({m['folder']} UID {m['uid']}, {m['message_id']}) but on new "
-                        f"{n_cnt} time(s) (old still has {o_cnt})")
+        left.append(f"{m['folder']} UID {m['uid']} {m['message_id']} (on new {n_cnt}x, on old {o_cnt}x)")
+if left:
+    summary.append(f"{len(left)} of {len(expunged)} messages expunged on old are still on new: "
+                   + "; ".join(left[:3]) + (" ..." if len(left) > 3 else ""))
 
 # Renamed folders: new names there and subscribed; old names gone from new.
 for r in rename["folders"]:
     gone_name, now_name = map1.get(r["from"]), mp.get(r["to"])
     if gone_name in new:
-        problems.append(f"{r['from']} was renamed on old, but {gone_name!r} is still a folder on new "
+        summary.append(f"{r['from']} was renamed on old, but {gone_name!r} is still a folder on new "
                         f"({new[gone_name]['count']} messages)")
     if gone_name in fnew and fnew[gone_name]["subscribed"]:
-        problems.append(f"{gone_name!r} (renamed away on old) is still subscribed on new")
+        summary.append(f"{gone_name!r} (renamed away on old) is still subscribed on new")
     if now_name is None or now_name not in fnew or not fnew[now_name]["subscribed"]:
-        problems.append(f"{r['to']} (renamed on old) is not a subscribed folder on new (mapped to {now_name!r})")
+        summary.append(f"{r['to']} (renamed on old) is not a subscribed folder on new (mapped to {now_name!r})")
 
 # Nothing else on new: non-empty folders no old folder maps to.
 for n in sorted(new):
     if n not in targets and new[n]["count"]:
-        problems.append(f"new folder {n!r} holds {new[n]['count']} messages but no old folder maps to it")
+        summary.append(f"new folder {n!r} holds {new[n]['count']} messages but no old folder maps to it")
 
-if problems:
-    print("\n".join(problems))
+if summary or problems:
+    print("\n".join(summary + problems))
     sys.exit(1)
 print(f"  {len(targets)} folders equal; {len(duals)} dual-delivered kept once as new's own copy, "
       f"\\Seen; {len(expunged)} expunged gone; {len(rename['folders'])} renamed folders moved")
 PY
 python3 "$T/check.py" "$T/old2.json" "$T/new2.json" "$T/map2.json" "$T/map1.json" \
 	"$T/folders-new.json" "$T/rename.json" "$T/expunge.json" "$T/dual-relay.json" "$T/dual-bcc.json" \
-	>"$T/check.txt" || { head -60 "$T/check.txt" >&2; fail "new is not what old says after sync --delete"; }
+	>"$T/check.txt" || { head -80 "$T/check.txt" >&2; fail "new is not what old says after sync --delete"; }
 cat "$T/check.txt"
 # The folder mapping of the new folders, checked by hand rather than trusted.
 for pair in "INBOX.新規案件=新規案件" "INBOX.旧Projects=旧Projects" "INBOX.旧Projects.Alpha=旧Projects/Alpha" \

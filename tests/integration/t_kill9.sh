@@ -1,0 +1,115 @@
+#!/bin/bash
+# Resume after kill -9 (lab user kill1).
+#
+# 5,000 corpus messages (no big attachment) are copied by `sync --state`
+# runs that are killed with SIGKILL at KILLS (20) random moments, each run
+# restarted after the previous one was killed. Once new has everything, old
+# gets 100 new messages and 30 flag changes before each further run, so that
+# kills keep landing in the middle of real work (a copy, a flag update, a
+# state write). Sleeps are random between 0.2 s and the expected length of
+# the run (adapted: shortened when a run finished before its kill,
+# lengthened when it was killed). Then one uninterrupted run must exit 0, a
+# rerun must copy nothing, the digests of old and new must be equal folder
+# for folder (multiset-exact: a duplicate on new shows), and `verify` must
+# exit 0. Prints how many kills landed mid-copy (new still lacked messages
+# of old) and fails if fewer than 3 did (the schedule would test nothing).
+#
+# Knobs: KILLS (20), KILL_SEED (random; printed, replays the schedule),
+# KILL_BUDGET_SECS (130: the kill loop stops early after that),
+# KILL_T_EST (3.0: first guess, in seconds, of a full run).
+. "$(dirname "$0")/lib.sh"
+
+U=kill1
+STATE="sqlite:$T/state.db"
+KILLS=${KILLS:-20}
+BUDGET=${KILL_BUDGET_SECS:-130}
+SEED=${KILL_SEED:-$RANDOM}
+T_HI=${KILL_T_EST:-3.0}
+echo "  kill schedule: KILL_SEED=$SEED KILLS=$KILLS"
+
+mut() { # mut SIDE CMD OUT [options]: tests/tools/mutate.py, JSON report in $T/OUT
+	local side=$1 cmd=$2 out=$3 port=$OLD_IMAPS_PORT
+	shift 3
+	[ "$side" = new ] && port=$NEW_IMAPS_PORT
+	python3 "$TOOLS/mutate.py" "$cmd" --port "$port" --cafile "$LAB_CA" --user "$U" \
+		--password-file "$(pw "$U")" --json "$@" >"$T/$out" 2>"$T/$out.log" ||
+		{ cat "$T/$out.log" >&2; fail "mutate.py $cmd on $side failed"; }
+}
+count() { # count SIDE: messages in the account
+	mut "$1" count "count-$1.json"
+	json_get "$T/count-$1.json" 'd["total"]'
+}
+py() { python3 -c "import random; r = random.Random('$SEED:$1'); $2"; }
+
+fill $U --messages 5000 --seed 9000
+total_old=$(count old)
+[ "$total_old" -ge 5000 ] || fail "fill: only $total_old messages on old"
+
+folders=("INBOX" "INBOX.取引先.2024" "INBOX.Sent" "INBOX.アーカイブ" "INBOX.個人 &メモ")
+mid=0 late=0 early=0 complete=0 prev_new=0
+loop_start=$SECONDS
+for i in $(seq 1 "$KILLS"); do
+	if (( SECONDS - loop_start > BUDGET )); then
+		echo "  time budget of ${BUDGET}s reached after $((i - 1)) runs"
+		break
+	fi
+	if [ $complete = 1 ]; then
+		mut old add "add-$i.json" --folder "${folders[$((i % ${#folders[@]}))]}" --count 100 --seed "k9-$i"
+		mut old flags "flags-$i.json" --count 30 --seed "k9-$i"
+		total_old=$((total_old + 100))
+	fi
+	delay=$(py "$i" "print(f'{r.uniform(0.2, max(0.3, $T_HI)):.2f}')")
+	"$MAILSHIFT" sync --json \
+		--old "imaps://$U@127.0.0.1:$OLD_IMAPS_PORT" --old-password-file "$(pw $U)" \
+		--new "imaps://$U@127.0.0.1:$NEW_IMAPS_PORT" --new-password-file "$(pw $U)" \
+		--ca-file "$LAB_CA" --state "$STATE" >"$T/run-$i.json" 2>"$T/run-$i.err" &
+	pid=$!
+	sleep "$delay"
+	kill -KILL "$pid" 2>/dev/null || true
+	rc=0
+	wait "$pid" || rc=$?
+	n_new=$(count new)
+	if [ $rc = 137 ]; then
+		if [ "$n_new" -lt "$total_old" ]; then
+			mid=$((mid + 1))
+			what="mid-copy: $n_new of $total_old on new (+$((n_new - prev_new)) in this run)"
+		else
+			late=$((late + 1))
+			what="after all $total_old were on new"
+		fi
+		T_HI=$(python3 -c "print(min(30.0, max($T_HI, $delay * 1.3)))")
+	elif [ $rc = 0 ]; then
+		early=$((early + 1))
+		what="the run finished by itself first"
+		T_HI=$(python3 -c "print(max(0.4, $delay * 0.7))")
+	else
+		cat "$T/run-$i.err" >&2
+		fail "run $i ended by itself with exit $rc (killed runs end with 137, finished ones with 0)"
+	fi
+	[ "$n_new" -ge "$total_old" ] && complete=1
+	echo "  run $i killed after ${delay}s: $what"
+	prev_new=$n_new
+done
+echo "  kills that landed mid-copy: $mid; after the copy: $late; runs that finished before their kill: $early"
+[ $mid -ge 3 ] || fail "only $mid kills landed mid-copy: the schedule did not test resuming (set KILL_T_EST lower?)"
+
+RC=0
+timeout 300 "$MAILSHIFT" sync --json \
+	--old "imaps://$U@127.0.0.1:$OLD_IMAPS_PORT" --old-password-file "$(pw $U)" \
+	--new "imaps://$U@127.0.0.1:$NEW_IMAPS_PORT" --new-password-file "$(pw $U)" \
+	--ca-file "$LAB_CA" --state "$STATE" >"$T/$U.json" 2>"$T/$U.err" || RC=$?
+expect_rc 0 "final uninterrupted sync --state"
+sync_one $U --state "$STATE"
+expect_rc 0 "rerun after the final sync"
+[ "$(json_get "$T/$U.json" 'd["copied"]')" = 0 ] || fail "rerun copied $(json_get "$T/$U.json" 'd["copied"]') messages"
+compare_user $U "$T/$U.json"
+pass "after $((mid + late)) kills: $total_old messages, digests equal (no duplicate, nothing missing, flags equal)"
+
+RC=0
+"$MAILSHIFT" verify --json \
+	--old "imaps://$U@127.0.0.1:$OLD_IMAPS_PORT" --old-password-file "$(pw $U)" \
+	--new "imaps://$U@127.0.0.1:$NEW_IMAPS_PORT" --new-password-file "$(pw $U)" \
+	--ca-file "$LAB_CA" >"$T/verify.json" 2>"$T/verify.err" || RC=$?
+[ "$RC" = 0 ] || { head -c 2000 "$T/verify.json"; cat "$T/verify.err" >&2; fail "verify exit $RC, expected 0"; }
+[ "$(json_get "$T/verify.json" 'd["missing"]')" = 0 ] || fail "verify reports missing messages"
+pass "verify: exit 0"
