@@ -7,12 +7,14 @@
 # gets 100 new messages and 30 flag changes before each further run, so that
 # kills keep landing in the middle of real work (a copy, a flag update, a
 # state write). Sleeps are random between 0.2 s and the expected length of
-# the run (adapted: shortened when a run finished before its kill,
-# lengthened when it was killed). Then one uninterrupted run must exit 0, a
-# rerun must copy nothing, the digests of old and new must be equal folder
-# for folder (multiset-exact: a duplicate on new shows), and `verify` must
-# exit 0. Prints how many kills landed mid-copy (new still lacked messages
-# of old) and fails if fewer than 3 did (the schedule would test nothing).
+# the run (adapted: shortened to the sleep when a run finished before its
+# kill, lengthened when a run was killed, faster when it had copied
+# nothing). Then one uninterrupted run must exit 0, a rerun must copy
+# nothing, the digests of old and new must be equal folder for folder
+# (multiset-exact: a duplicate on new shows), and `verify` must exit 0. Prints where the kills landed: mid-copy (the run had copied some
+# messages, new still lacked some), before the run copied anything, or after
+# new had every message (flag updates, state writes); fails if fewer than 3
+# landed mid-copy (the schedule would not have tested resuming a copy).
 #
 # Knobs: KILLS (20), KILL_SEED (random; printed, replays the schedule),
 # KILL_BUDGET_SECS (130: the kill loop stops early after that),
@@ -46,7 +48,7 @@ total_old=$(count old)
 [ "$total_old" -ge 5000 ] || fail "fill: only $total_old messages on old"
 
 folders=("INBOX" "INBOX.取引先.2024" "INBOX.Sent" "INBOX.アーカイブ" "INBOX.個人 &メモ")
-mid=0 late=0 early=0 complete=0 prev_new=0
+mid=0 before=0 late=0 early=0 complete=0 prev_new=0
 loop_start=$SECONDS
 for i in $(seq 1 "$KILLS"); do
 	if (( SECONDS - loop_start > BUDGET )); then
@@ -67,21 +69,25 @@ for i in $(seq 1 "$KILLS"); do
 	sleep "$delay"
 	kill -KILL "$pid" 2>/dev/null || true
 	rc=0
-	wait "$pid" || rc=$?
+	wait "$pid" 2>/dev/null || rc=$?   # (2>/dev/null: no "Killed" job notice)
 	n_new=$(count new)
 	if [ $rc = 137 ]; then
-		if [ "$n_new" -lt "$total_old" ]; then
+		if [ "$n_new" -ge "$total_old" ]; then
+			late=$((late + 1))
+			what="after all $total_old were on new"
+		elif [ "$n_new" -gt "$prev_new" ]; then
 			mid=$((mid + 1))
 			what="mid-copy: $n_new of $total_old on new (+$((n_new - prev_new)) in this run)"
 		else
-			late=$((late + 1))
-			what="after all $total_old were on new"
+			before=$((before + 1))
+			what="before this run copied anything ($n_new of $total_old on new)"
+			T_HI=$(python3 -c "print(min(30.0, max($T_HI * 1.5, $delay * 1.5)))")
 		fi
 		T_HI=$(python3 -c "print(min(30.0, max($T_HI, $delay * 1.3)))")
 	elif [ $rc = 0 ]; then
 		early=$((early + 1))
 		what="the run finished by itself first"
-		T_HI=$(python3 -c "print(max(0.4, $delay * 0.7))")
+		T_HI=$(python3 -c "print(max(0.4, $delay))")
 	else
 		cat "$T/run-$i.err" >&2
 		fail "run $i ended by itself with exit $rc (killed runs end with 137, finished ones with 0)"
@@ -90,7 +96,8 @@ for i in $(seq 1 "$KILLS"); do
 	echo "  run $i killed after ${delay}s: $what"
 	prev_new=$n_new
 done
-echo "  kills that landed mid-copy: $mid; after the copy: $late; runs that finished before their kill: $early"
+echo "  kills that landed mid-copy: $mid; before a run copied anything: $before; after the copy: $late;" \
+	"runs that finished before their kill: $early"
 [ $mid -ge 3 ] || fail "only $mid kills landed mid-copy: the schedule did not test resuming (set KILL_T_EST lower?)"
 
 RC=0
@@ -103,7 +110,7 @@ sync_one $U --state "$STATE"
 expect_rc 0 "rerun after the final sync"
 [ "$(json_get "$T/$U.json" 'd["copied"]')" = 0 ] || fail "rerun copied $(json_get "$T/$U.json" 'd["copied"]') messages"
 compare_user $U "$T/$U.json"
-pass "after $((mid + late)) kills: $total_old messages, digests equal (no duplicate, nothing missing, flags equal)"
+pass "after $((mid + before + late)) kills: $total_old messages, digests equal (no duplicate, nothing missing, flags equal)"
 
 RC=0
 "$MAILSHIFT" verify --json \
