@@ -19,6 +19,7 @@
 #include "sync/folder_sync.h"
 #include "sync/mailbox.h"
 #include "sync/sync.h"
+#include "sync/throttle.h"
 
 volatile int sync_stop_requested;
 
@@ -307,7 +308,8 @@ bool sync_account_run(const struct sync_account *a, const struct sync_options *o
 		if (!session_open(src, dst, &s, &err)) {
 			if (err.retry && attempts < o->retries && !sync_stop_requested) {
 				warn(o, a->label, "%s", err.msg);
-				sleep_ms(o->retry_delay_ms << attempts);
+				unsigned ms = o->retry_delay_ms << attempts, hint = throttle_hint_ms(err.msg);
+				sleep_ms(hint > ms ? hint : ms);
 				attempts++;
 				res->reconnects++;
 				continue;
@@ -412,6 +414,7 @@ bool sync_account_run(const struct sync_account *a, const struct sync_options *o
 			}
 			if (err.retry && attempts < o->retries && !sync_stop_requested) {
 				warn(o, a->label, "%s", err.msg);
+				memcpy(res->last_warning, err.msg, sizeof res->last_warning);
 				attempts++;
 				res->reconnects++;
 				lost = true;
@@ -425,7 +428,9 @@ bool sync_account_run(const struct sync_account *a, const struct sync_options *o
 		folder_map_free(&map);
 		session_close(&s);
 		if (lost) {
-			sleep_ms(o->retry_delay_ms << (attempts - 1));
+			unsigned ms = o->retry_delay_ms << (attempts - 1);
+			unsigned hint = throttle_hint_ms(res->last_warning);
+			sleep_ms(hint > ms ? hint : ms);
 			continue;
 		}
 		break;

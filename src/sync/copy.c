@@ -10,6 +10,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "imap/imap_util.h"
+#include "sync/throttle.h"
 
 #define FETCH_UIDS_PER_COMMAND 1000
 
@@ -37,6 +38,8 @@ struct copier {
 	uint64_t progress_msgs, progress_bytes;
 	uint64_t paced_msgs, paced_bytes;
 	double t0;
+	unsigned throttle_ms;      /* the server asked for a pause */
+	unsigned throttle_retries;
 };
 
 static void report_fail(struct copier *cp, struct copy_msg *m, const char *why)
@@ -122,7 +125,13 @@ static void append_done(void *ctx, const struct imap_response *tagged)
 		if (j->opts->ops && j->opts->ops->progress)
 			j->opts->ops->progress(j->opts->ctx, j->account, cp->progress_msgs,
 					       cp->progress_bytes);
-	} else if (b->n > 1 && !cp->single) {
+	} else if ((b->n > 1 && !cp->single) ||
+		   (throttle_hint_ms(tagged->text) > 0 && cp->throttle_retries < 3)) {
+		/* Refused as a batch, or the server asks us to slow down:
+		 * redo these messages one by one (after the pause). */
+		unsigned hint = throttle_hint_ms(tagged->text);
+		if (hint > cp->throttle_ms)
+			cp->throttle_ms = hint;
 		for (size_t i = 0; i < b->n; i++) {
 			if (cp->nretry == cp->cap_retry) {
 				cp->cap_retry = cp->cap_retry ? cp->cap_retry * 2 : 64;
@@ -422,12 +431,25 @@ bool copy_messages(struct copy_job *job, struct copy_msg *msgs, size_t n, struct
 		cp.wanted[i] = true;
 		any = true;
 	}
-	(void)o;
 	if (any)
 		ok = body_pass(&cp, err);
-	if (ok && cp.nretry > 0) {
+	while (ok && cp.nretry > 0 && !sync_stop_requested) {
 		/* A MULTIAPPEND was refused as a whole: redo its messages
-		 * one by one so only the bad one fails. */
+		 * one by one so only the bad one fails. A throttled server
+		 * gets the pause it asked for first. */
+		if (cp.throttle_ms > 0) {
+			struct timespec ts = { .tv_sec = cp.throttle_ms / 1000,
+					       .tv_nsec = (long)(cp.throttle_ms % 1000) * 1000000L };
+			if (o->ops && o->ops->warning) {
+				char msg[200];
+				snprintf(msg, sizeof msg, "%s is throttling: pausing %u ms",
+					 imap_client_what(job->dst_c), cp.throttle_ms);
+				o->ops->warning(o->ctx, job->account, msg);
+			}
+			nanosleep(&ts, NULL);
+			cp.throttle_ms = 0;
+			cp.throttle_retries++;
+		}
 		memset(cp.wanted, 0, n * sizeof *cp.wanted);
 		for (size_t i = 0; i < cp.nretry; i++)
 			cp.wanted[cp.retry[i]] = true;

@@ -49,6 +49,7 @@ struct sync_account_result {
 	double seconds;
 	struct err err;        /* account-level failure (kind NONE when none) */
 	unsigned reconnects;
+	char last_warning[768];  /* the last connection trouble, for back-off hints */
 };
 
 struct sync_report_ops {
