@@ -13,6 +13,7 @@
 #include "imap/imap_util.h"
 #include "proto/imap_write.h"
 #include "sync/copy.h"
+#include "sync/ident_fetch.h"
 #include "sync/identity.h"
 
 struct smsg {
@@ -50,10 +51,6 @@ struct fs {
 	struct mapent *map;
 	size_t nmap, capmap;
 	bool listing_dst;
-	/* identity fetch */
-	struct ident *idv;
-	size_t nid;
-	uint32_t *id_uids;   /* uid → index lookups: idv is sorted by uid */
 	/* flag deltas: one per destination UID */
 	struct delta { uint32_t dst_uid; char *add, *remove; } *deltas;
 	size_t ndeltas, capdeltas;
@@ -271,140 +268,8 @@ static bool record(struct fs *fs, uint32_t src_uid, uint32_t dst_uid, const char
 
 /* ---- identity ---- */
 
-struct id_ctx {
-	struct fs *fs;
-	struct ident *v;
-	size_t n;
-	struct body_hash h;
-	struct ident *cur;
-};
-
-static struct ident *id_find(struct ident *v, size_t n, uint32_t uid)
-{
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (v[mid].uid == uid)
-			return &v[mid];
-		if (v[mid].uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
-static bool on_ident(void *ctx, struct imap_client *c, const struct imap_event *ev,
-		     struct err *err)
-{
-	struct id_ctx *ic = ctx;
-	struct imap_fetch it;
-
-	(void)c;
-	(void)err;
-	if (ev->type != IMAP_PARSE_RESPONSE || !imap_fetch_parse(ev->resp, &it) || it.uid == 0)
-		return true;
-	struct ident *id = id_find(ic->v, ic->n, it.uid);
-	if (id == NULL)
-		return true;
-	/* a server repeating the fields for one UID: the last answer wins */
-	free(id->msgid);
-	free(id->trace);
-	id->msgid = id->trace = NULL;
-	if (it.header != NULL && it.header->type == IMAP_ARG_STRING)
-		ident_parse_headers(id, it.header->str, (size_t)it.header->len);
-	else
-		ident_parse_headers(id, "", 0);
-	return true;
-}
-
-static bool on_text(void *ctx, struct imap_client *c, const struct imap_event *ev,
-		    struct err *err)
-{
-	struct id_ctx *ic = ctx;
-	struct imap_fetch it;
-
-	(void)c;
-	(void)err;
-	switch (ev->type) {
-	case IMAP_PARSE_LITERAL_BEGIN:
-		if (ic->cur != NULL) {
-			/* a literal never ended: drop its half-hash */
-			unsigned char junk[32];
-			body_hash_final(&ic->h, junk);
-		}
-		ic->cur = NULL;
-		if (strcasecmp(ev->lit->section, "BODY[TEXT]") == 0 && ev->lit->fetch_uid != 0)
-			ic->cur = id_find(ic->v, ic->n, ev->lit->fetch_uid);
-		if (ic->cur != NULL)
-			body_hash_init(&ic->h);
-		return true;
-	case IMAP_PARSE_LITERAL_DATA:
-		if (ic->cur != NULL)
-			body_hash_feed(&ic->h, ev->data, ev->len);
-		return true;
-	case IMAP_PARSE_LITERAL_END:
-		if (ic->cur != NULL) {
-			body_hash_final(&ic->h, ic->cur->body);
-			ic->cur->has_body = true;
-			ic->cur = NULL;
-		}
-		return true;
-	case IMAP_PARSE_RESPONSE:
-		break;
-	default:
-		return true;
-	}
-	if (!imap_fetch_parse(ev->resp, &it) || it.uid == 0 || it.text == NULL ||
-	    it.text->type != IMAP_ARG_STRING)
-		return true;
-	struct ident *id = id_find(ic->v, ic->n, it.uid);
-	if (id == NULL || id->has_body)
-		return true;
-	struct body_hash h;
-	body_hash_init(&h);
-	body_hash_feed(&h, it.text->str, (size_t)it.text->len);
-	body_hash_final(&h, id->body);
-	id->has_body = true;
-	return true;
-}
-
-/* Fetch `item` for the idents listed (by index) on connection c. */
-static bool fetch_for(struct imap_client *c, struct ident *v, size_t n, const size_t *idx,
-		      size_t nidx, const char *item, imap_event_cb *cb, struct fs *fs,
-		      struct err *err)
-{
-	struct id_ctx ic = { .fs = fs, .v = v, .n = n };
-	uint32_t *uids = xcalloc(nidx ? nidx : 1, sizeof *uids);
-	bool ok = true;
-
-	for (size_t i = 0; i < nidx; i++)
-		uids[i] = v[idx ? idx[i] : i].uid;
-	imap_client_set_handler(c, cb, &ic);
-	for (size_t i = 0; i < nidx && ok;) {
-		struct buf set;
-		size_t k = nidx - i > 1000 ? 1000 : nidx - i;
-		buf_init(&set, 0);
-		/* uids from idx are ascending because idents are sorted by uid */
-		imap_uid_set(&set, uids + i, k);
-		ok = imap_run_ok(c, ERR_SCOPE_FOLDER, "to fetch message headers", err,
-				 "UID FETCH %s (UID %s)", set.data, item);
-		buf_free(&set);
-		i += k;
-	}
-	imap_client_set_handler(c, NULL, NULL);
-	if (ic.cur != NULL) {
-		unsigned char junk[32];
-		body_hash_final(&ic.h, junk);
-	}
-	free(uids);
-	return ok;
-}
-
 struct need_ctx {
-	struct fs *fs;
 	struct imap_client *c[2];
-	struct ident *v[2];
 	size_t n[2];
 };
 
@@ -412,19 +277,7 @@ static bool need_bodies(void *ctx, int side, struct ident *v, const size_t *idx,
 			struct err *err)
 {
 	struct need_ctx *nc = ctx;
-	size_t *sorted = xmalloc((n ? n : 1) * sizeof *sorted);
-	memcpy(sorted, idx, n * sizeof *sorted);
-	/* indices ascend with uids; sort indices to keep UID sets ascending */
-	for (size_t i = 1; i < n; i++)
-		for (size_t k = i; k > 0 && sorted[k - 1] > sorted[k]; k--) {
-			size_t t = sorted[k];
-			sorted[k] = sorted[k - 1];
-			sorted[k - 1] = t;
-		}
-	bool ok = fetch_for(nc->c[side], v, nc->n[side], sorted, n, "BODY.PEEK[TEXT]", on_text,
-			    nc->fs, err);
-	free(sorted);
-	return ok;
+	return ident_fetch_bodies(nc->c[side], v, nc->n[side], idx, n, err);
 }
 
 static int cmp_ident_uid(const void *a, const void *b)
@@ -458,10 +311,9 @@ static bool dedupe(struct fs *fs, const size_t *su, size_t nsu, const size_t *du
 	}
 	qsort(sv, nsu, sizeof *sv, cmp_ident_uid);
 	qsort(dv, ndu, sizeof *dv, cmp_ident_uid);
-	ok = fetch_for(j->src_c, sv, nsu, NULL, nsu, IDENTITY_FETCH_ITEM, on_ident, fs, err) &&
-	     fetch_for(j->dst_c, dv, ndu, NULL, ndu, IDENTITY_FETCH_ITEM, on_ident, fs, err);
-	struct need_ctx nc = { .fs = fs, .c = { j->src_c, j->dst_c }, .v = { sv, dv },
-			       .n = { nsu, ndu } };
+	ok = ident_fetch_headers(j->src_c, sv, nsu, err) &&
+	     ident_fetch_headers(j->dst_c, dv, ndu, err);
+	struct need_ctx nc = { .c = { j->src_c, j->dst_c }, .n = { nsu, ndu } };
 	ok = ok && ident_match(sv, nsu, dv, ndu, need_bodies, &nc, &pairs, &np, err);
 	for (size_t p = 0; ok && p < np; p++) {
 		/* su/du are ascending by uid like sv/dv, so indices agree */

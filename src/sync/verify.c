@@ -12,6 +12,7 @@
 #include "proto/imap_write.h"
 #include "sync/copy.h"
 #include "sync/folder_map.h"
+#include "sync/ident_fetch.h"
 #include "sync/identity.h"
 #include "sync/mailbox.h"
 
@@ -159,116 +160,22 @@ static bool list_folder(struct imap_client *c, const char *wire, bool rw, struct
 	return ok;
 }
 
-struct body_ctx {
-	struct ident *v;
-	size_t n;
-	struct ident *cur;
-	struct body_hash h;
-};
-
-static struct ident *find(struct ident *v, size_t n, uint32_t uid)
-{
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (v[mid].uid == uid)
-			return &v[mid];
-		if (v[mid].uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
-static bool on_text(void *ctx, struct imap_client *c, const struct imap_event *ev,
-		    struct err *err)
-{
-	struct body_ctx *bc = ctx;
-	struct imap_fetch it;
-
-	(void)c;
-	(void)err;
-	switch (ev->type) {
-	case IMAP_PARSE_LITERAL_BEGIN:
-		if (bc->cur != NULL) {
-			unsigned char junk[32];
-			body_hash_final(&bc->h, junk);
-		}
-		bc->cur = NULL;
-		if (strcasecmp(ev->lit->section, "BODY[TEXT]") == 0 && ev->lit->fetch_uid)
-			bc->cur = find(bc->v, bc->n, ev->lit->fetch_uid);
-		if (bc->cur)
-			body_hash_init(&bc->h);
-		return true;
-	case IMAP_PARSE_LITERAL_DATA:
-		if (bc->cur)
-			body_hash_feed(&bc->h, ev->data, ev->len);
-		return true;
-	case IMAP_PARSE_LITERAL_END:
-		if (bc->cur) {
-			body_hash_final(&bc->h, bc->cur->body);
-			bc->cur->has_body = true;
-			bc->cur = NULL;
-		}
-		return true;
-	case IMAP_PARSE_RESPONSE:
-		break;
-	default:
-		return true;
-	}
-	if (!imap_fetch_parse(ev->resp, &it) || !it.uid || !it.text ||
-	    it.text->type != IMAP_ARG_STRING)
-		return true;
-	struct ident *id = find(bc->v, bc->n, it.uid);
-	if (id == NULL || id->has_body)
-		return true;
-	struct body_hash h;
-	body_hash_init(&h);
-	body_hash_feed(&h, it.text->str, (size_t)it.text->len);
-	body_hash_final(&h, id->body);
-	id->has_body = true;
-	return true;
-}
-
 struct need {
 	struct imap_client *c[2];
 	size_t n[2];
 };
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 static bool need_bodies(void *ctx, int side, struct ident *v, const size_t *idx, size_t n,
 			struct err *err)
 {
 	struct need *nd = ctx;
-	struct body_ctx bc = { .v = v, .n = nd->n[side] };
-	uint32_t *u = xcalloc(n ? n : 1, sizeof *u);
-	bool ok = true;
+	return ident_fetch_bodies(nd->c[side], v, nd->n[side], idx, n, err);
+}
 
-	for (size_t i = 0; i < n; i++)
-		u[i] = v[idx[i]].uid;
-	qsort(u, n, sizeof *u, cmp_u32);
-	imap_client_set_handler(nd->c[side], on_text, &bc);
-	for (size_t i = 0; i < n && ok; i += 1000) {
-		struct buf set;
-		buf_init(&set, 0);
-		imap_uid_set(&set, u + i, n - i > 1000 ? 1000 : n - i);
-		ok = imap_run_ok(nd->c[side], ERR_SCOPE_FOLDER, "to fetch message bodies", err,
-				 "UID FETCH %s (UID BODY.PEEK[TEXT])", set.data);
-		buf_free(&set);
-	}
-	imap_client_set_handler(nd->c[side], NULL, NULL);
-	if (bc.cur != NULL) {
-		unsigned char junk[32];
-		body_hash_final(&bc.h, junk);
-	}
-	free(u);
-	return ok;
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
 }
 
 static struct verify_msg msg_of(const struct side *s, size_t i)
@@ -365,7 +272,7 @@ static bool verify_folder(struct imap_client *oc, struct imap_client *nc, const 
 		}
 		struct copy_msg *cm = xcalloc(vf->nmissing, sizeof *cm);
 		for (size_t i = 0; i < vf->nmissing; i++) {
-			struct ident *id = find(os.id, os.n, vf->missing[i].uid);
+			struct ident *id = ident_find(os.id, os.n, vf->missing[i].uid);
 			size_t k = (size_t)(id - os.id);
 			cm[i].uid = id->uid;
 			cm[i].seq = os.seq[k];
