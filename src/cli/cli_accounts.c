@@ -291,3 +291,29 @@ void cli_accounts_free(struct config **cfg, struct acct *v, size_t n)
 	free(v);
 	config_free(cfg);
 }
+
+bool cli_target_option(struct cli_target *t, int c, const char *arg)
+{
+	switch (c) {
+	case 'c': t->config = arg; break;
+	case CLI_O_OLD: t->old_side.url = arg; break;
+	case CLI_O_NEW: t->new_side.url = arg; break;
+	case CLI_O_OPF: t->old_side.password_file = arg; break;
+	case CLI_O_NPF: t->new_side.password_file = arg; break;
+	case CLI_O_OCA: t->old_side.ca_file = arg; break;
+	case CLI_O_NCA: t->new_side.ca_file = arg; break;
+	case CLI_O_CA: t->old_side.ca_file = t->new_side.ca_file = arg; break;
+	case CLI_O_OTLS: t->old_side.tls = arg; break;
+	case CLI_O_NTLS: t->new_side.tls = arg; break;
+	case CLI_O_OAUTH: t->old_side.auth = arg; break;
+	case CLI_O_NAUTH: t->new_side.auth = arg; break;
+	case CLI_O_OADM: t->old_side.admin = arg; break;
+	case CLI_O_NADM: t->new_side.admin = arg; break;
+	case CLI_O_GROUP: t->group = arg; break;
+	case CLI_O_ACCOUNT: t->account = arg; break;
+	case CLI_O_TIMEOUT: t->timeout = (int)strtol(arg, NULL, 10); break;
+	case CLI_O_NOLITPLUS: t->no_literal_plus = true; break;
+	default: return false;
+	}
+	return true;
+}

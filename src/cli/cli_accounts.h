@@ -8,6 +8,7 @@
 #ifndef MS_CLI_ACCOUNTS_H
 #define MS_CLI_ACCOUNTS_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -44,6 +45,36 @@ struct acct {
 	struct sync_account a;
 	struct owned oo, on;
 };
+
+/* The options every command that reaches both servers takes. Codes are
+ * above any character so commands can add their own short options. */
+enum {
+	CLI_O_OLD = 1000, CLI_O_NEW, CLI_O_OPF, CLI_O_NPF, CLI_O_OCA, CLI_O_NCA, CLI_O_CA,
+	CLI_O_OTLS, CLI_O_NTLS, CLI_O_OAUTH, CLI_O_NAUTH, CLI_O_OADM, CLI_O_NADM, CLI_O_GROUP,
+	CLI_O_ACCOUNT, CLI_O_TIMEOUT, CLI_O_NOLITPLUS,
+};
+#define CLI_TARGET_LONGOPTS \
+	{ "config", required_argument, NULL, 'c' }, \
+	{ "old", required_argument, NULL, CLI_O_OLD }, \
+	{ "new", required_argument, NULL, CLI_O_NEW }, \
+	{ "old-password-file", required_argument, NULL, CLI_O_OPF }, \
+	{ "new-password-file", required_argument, NULL, CLI_O_NPF }, \
+	{ "old-ca-file", required_argument, NULL, CLI_O_OCA }, \
+	{ "new-ca-file", required_argument, NULL, CLI_O_NCA }, \
+	{ "ca-file", required_argument, NULL, CLI_O_CA }, \
+	{ "old-tls", required_argument, NULL, CLI_O_OTLS }, \
+	{ "new-tls", required_argument, NULL, CLI_O_NTLS }, \
+	{ "old-auth", required_argument, NULL, CLI_O_OAUTH }, \
+	{ "new-auth", required_argument, NULL, CLI_O_NAUTH }, \
+	{ "old-admin", required_argument, NULL, CLI_O_OADM }, \
+	{ "new-admin", required_argument, NULL, CLI_O_NADM }, \
+	{ "group", required_argument, NULL, CLI_O_GROUP }, \
+	{ "account", required_argument, NULL, CLI_O_ACCOUNT }, \
+	{ "timeout", required_argument, NULL, CLI_O_TIMEOUT }, \
+	{ "no-literal-plus", no_argument, NULL, CLI_O_NOLITPLUS }
+
+/* Apply option c (from getopt_long) when it is one of the above. */
+bool cli_target_option(struct cli_target *t, int c, const char *arg);
 
 /* 0, or an exit status after printing the reason. */
 int cli_accounts_collect(struct cli_target *t, struct config **cfg_r, struct acct **v_r,

@@ -177,35 +177,17 @@ static int run_exit(const struct run *run)
 
 int cmd_sync(int argc, char **argv)
 {
-	enum { O_OLD = 256, O_NEW, O_OPF, O_NPF, O_OCA, O_NCA, O_CA, O_OTLS, O_NTLS, O_OAUTH,
-	       O_NAUTH, O_OADM, O_NADM, O_GROUP, O_ACCOUNT, O_JSON, O_NOMULTI, O_BATCH,
-	       O_WINDOW, O_TIMEOUT, O_NOLITPLUS, O_STATE, O_DELETE, O_REVERSE, O_DRYRUN,
-	       O_JOBS, O_WATCH, O_MAXBPS, O_MAXMPS };
+	enum { O_JSON = 256, O_NOMULTI, O_BATCH, O_WINDOW, O_STATE, O_DELETE, O_REVERSE,
+	       O_DRYRUN, O_JOBS, O_WATCH, O_MAXBPS, O_MAXMPS };
 	static const struct option lo[] = {
+		CLI_TARGET_LONGOPTS,
 		{ "config", required_argument, NULL, 'c' },
-		{ "old", required_argument, NULL, O_OLD },
-		{ "new", required_argument, NULL, O_NEW },
-		{ "old-password-file", required_argument, NULL, O_OPF },
-		{ "new-password-file", required_argument, NULL, O_NPF },
-		{ "old-ca-file", required_argument, NULL, O_OCA },
-		{ "new-ca-file", required_argument, NULL, O_NCA },
-		{ "ca-file", required_argument, NULL, O_CA },
-		{ "old-tls", required_argument, NULL, O_OTLS },
-		{ "new-tls", required_argument, NULL, O_NTLS },
-		{ "old-auth", required_argument, NULL, O_OAUTH },
-		{ "new-auth", required_argument, NULL, O_NAUTH },
-		{ "old-admin", required_argument, NULL, O_OADM },
-		{ "new-admin", required_argument, NULL, O_NADM },
-		{ "group", required_argument, NULL, O_GROUP },
-		{ "account", required_argument, NULL, O_ACCOUNT },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "no-multiappend", no_argument, NULL, O_NOMULTI },
-		{ "no-literal-plus", no_argument, NULL, O_NOLITPLUS },
 		{ "batch", required_argument, NULL, O_BATCH },
 		{ "window", required_argument, NULL, O_WINDOW },
-		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "state", required_argument, NULL, O_STATE },
 		{ "delete", no_argument, NULL, O_DELETE },
 		{ "reverse", no_argument, NULL, O_REVERSE },
@@ -223,27 +205,10 @@ int cmd_sync(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:qvh", lo, NULL)) != -1) {
 		switch (c) {
-		case 'c': o.t.config = optarg; break;
-		case O_OLD: o.t.old_side.url = optarg; break;
-		case O_NEW: o.t.new_side.url = optarg; break;
-		case O_OPF: o.t.old_side.password_file = optarg; break;
-		case O_NPF: o.t.new_side.password_file = optarg; break;
-		case O_OCA: o.t.old_side.ca_file = optarg; break;
-		case O_NCA: o.t.new_side.ca_file = optarg; break;
-		case O_CA: o.t.old_side.ca_file = o.t.new_side.ca_file = optarg; break;
-		case O_OTLS: o.t.old_side.tls = optarg; break;
-		case O_NTLS: o.t.new_side.tls = optarg; break;
-		case O_OAUTH: o.t.old_side.auth = optarg; break;
-		case O_NAUTH: o.t.new_side.auth = optarg; break;
-		case O_OADM: o.t.old_side.admin = optarg; break;
-		case O_NADM: o.t.new_side.admin = optarg; break;
-		case O_GROUP: o.t.group = optarg; break;
-		case O_ACCOUNT: o.t.account = optarg; break;
 		case O_JSON: o.json = true; break;
 		case 'q': o.quiet = true; break;
 		case 'v': verbose++; break;
 		case O_NOMULTI: o.no_multiappend = true; break;
-		case O_NOLITPLUS: o.t.no_literal_plus = true; break;
 		case O_STATE: o.state = optarg; break;
 		case O_DELETE: o.delete_ = true; break;
 		case O_REVERSE: o.reverse = true; break;
@@ -254,9 +219,12 @@ int cmd_sync(int argc, char **argv)
 		case O_MAXMPS: o.max_mps = strtoull(optarg, NULL, 10); break;
 		case O_BATCH: o.batch = strtol(optarg, NULL, 10); break;
 		case O_WINDOW: o.window = strtol(optarg, NULL, 10); break;
-		case O_TIMEOUT: o.t.timeout = (int)strtol(optarg, NULL, 10); break;
 		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return EXIT_USAGE;
+		default:
+			if (cli_target_option(&o.t, c, optarg))
+				break;
+			usage(stderr);
+			return EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {

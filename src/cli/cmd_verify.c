@@ -167,31 +167,14 @@ static void render_text(const struct verify_result *r, bool dedupe, bool yes)
 
 int cmd_verify(int argc, char **argv)
 {
-	enum { O_OLD = 256, O_NEW, O_OPF, O_NPF, O_OCA, O_NCA, O_CA, O_OTLS, O_NTLS, O_OAUTH,
-	       O_NAUTH, O_OADM, O_NADM, O_GROUP, O_ACCOUNT, O_JSON, O_FIX, O_DEDUPE, O_YES,
-	       O_TIMEOUT };
+	enum { O_JSON = 256, O_FIX, O_DEDUPE, O_YES };
 	static const struct option lo[] = {
+		CLI_TARGET_LONGOPTS,
 		{ "config", required_argument, NULL, 'c' },
-		{ "old", required_argument, NULL, O_OLD },
-		{ "new", required_argument, NULL, O_NEW },
-		{ "old-password-file", required_argument, NULL, O_OPF },
-		{ "new-password-file", required_argument, NULL, O_NPF },
-		{ "old-ca-file", required_argument, NULL, O_OCA },
-		{ "new-ca-file", required_argument, NULL, O_NCA },
-		{ "ca-file", required_argument, NULL, O_CA },
-		{ "old-tls", required_argument, NULL, O_OTLS },
-		{ "new-tls", required_argument, NULL, O_NTLS },
-		{ "old-auth", required_argument, NULL, O_OAUTH },
-		{ "new-auth", required_argument, NULL, O_NAUTH },
-		{ "old-admin", required_argument, NULL, O_OADM },
-		{ "new-admin", required_argument, NULL, O_NADM },
-		{ "group", required_argument, NULL, O_GROUP },
-		{ "account", required_argument, NULL, O_ACCOUNT },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "fix", no_argument, NULL, O_FIX },
 		{ "dedupe", no_argument, NULL, O_DEDUPE },
 		{ "yes", no_argument, NULL, O_YES },
-		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -203,30 +186,17 @@ int cmd_verify(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:vh", lo, NULL)) != -1) {
 		switch (c) {
-		case 'c': t.config = optarg; break;
-		case O_OLD: t.old_side.url = optarg; break;
-		case O_NEW: t.new_side.url = optarg; break;
-		case O_OPF: t.old_side.password_file = optarg; break;
-		case O_NPF: t.new_side.password_file = optarg; break;
-		case O_OCA: t.old_side.ca_file = optarg; break;
-		case O_NCA: t.new_side.ca_file = optarg; break;
-		case O_CA: t.old_side.ca_file = t.new_side.ca_file = optarg; break;
-		case O_OTLS: t.old_side.tls = optarg; break;
-		case O_NTLS: t.new_side.tls = optarg; break;
-		case O_OAUTH: t.old_side.auth = optarg; break;
-		case O_NAUTH: t.new_side.auth = optarg; break;
-		case O_OADM: t.old_side.admin = optarg; break;
-		case O_NADM: t.new_side.admin = optarg; break;
-		case O_GROUP: t.group = optarg; break;
-		case O_ACCOUNT: t.account = optarg; break;
 		case O_JSON: json = true; break;
 		case O_FIX: fix = true; break;
 		case O_DEDUPE: dedupe = true; break;
 		case O_YES: yes = true; break;
-		case O_TIMEOUT: t.timeout = (int)strtol(optarg, NULL, 10); break;
 		case 'v': log_set_level(LOG_INFO); break;
 		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return EXIT_USAGE;
+		default:
+			if (cli_target_option(&t, c, optarg))
+				break;
+			usage(stderr);
+			return EXIT_USAGE;
 		}
 	}
 	if (optind < argc || t.timeout < 1 || (yes && !dedupe)) {
