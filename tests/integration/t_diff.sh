@@ -6,9 +6,10 @@
 # 200 new messages, flags changed on 300, 50 expunged, a new folder with 40
 # messages, a folder with two subfolders renamed (INBOX.Projects ->
 # INBOX.旧Projects); and 150 messages are delivered to BOTH servers' INBOX
-# (100 by the relay, with one X-Mailshift-Trace header; 50 by a Postfix bcc,
-# same Message-ID and body, no trace), each copy with its own Received lines
-# and arrival date, and read (\Seen) on old only.
+# (100 by the relay, with one X-Mailshift-Trace header, 10% without
+# Message-ID; 50 by a Postfix bcc, no trace, the same Message-ID and body, or
+# for 10% no Message-ID: then only body + Date/From/Subject tell), each copy
+# with its own Received lines, size and arrival date, read (\Seen) on old only.
 # `sync --delete --state` must then leave new holding every message of old
 # exactly once, folder for folder: byte-identical with the same flags and
 # date, except the 150 dual-delivered ones, where new keeps its OWN copy
@@ -33,11 +34,11 @@ mut() {
 		--password-file "$(pw "$U")" --json "$@" >"$T/$out" 2>"$T/$out.log" ||
 		{ cat "$T/$out.log" >&2; fail "mutate.py $cmd on $side failed"; }
 }
-# dual STYLE COUNT OUT: deliver to both servers' INBOX, mark read on old
+# dual STYLE COUNT OUT [options]: deliver to both servers' INBOX, mark read on old
 dual() {
 	python3 "$TOOLS/mutate.py" dual-deliver --old-port "$OLD_IMAPS_PORT" --new-port "$NEW_IMAPS_PORT" \
 		--cafile "$LAB_CA" --user "$U" --password-file "$(pw "$U")" --folder INBOX \
-		--style "$1" --count "$2" --seed "diff-$1" --mark-read-on-old --json >"$T/$3" 2>"$T/$3.log" ||
+		--style "$1" --count "$2" --seed "diff-$1" --mark-read-on-old --json "${@:4}" >"$T/$3" 2>"$T/$3.log" ||
 		{ cat "$T/$3.log" >&2; fail "mutate.py dual-deliver --style $1 failed"; }
 }
 # verify_one OUT: mailshift verify --json for diff1, JSON in $T/OUT; sets RC
@@ -76,7 +77,7 @@ mut old expunge expunge.json --count 50 --seed diff-expunge
 mut old create create.json --folder "INBOX.新規案件" --count 40 --seed diff-create
 mut old rename rename.json --from "INBOX.Projects" --to "INBOX.旧Projects"
 dual relay 100 dual-relay.json
-dual bcc 50 dual-bcc.json
+dual bcc 50 dual-bcc.json --without-message-id 10
 pass "old changed: +200 messages, 300 flag changes, 50 expunged, folder created (40), INBOX.Projects (+2 subfolders) renamed; 150 dual-delivered (100 relay, 50 bcc), read on old"
 
 # --- 3. a dry run changes nothing on new

@@ -93,7 +93,7 @@ for i in $(seq 1 "$KILLS"); do
 		fail "run $i ended by itself with exit $rc (killed runs end with 137, finished ones with 0)"
 	fi
 	[ "$n_new" -ge "$total_old" ] && complete=1
-	echo "  run $i killed after ${delay}s: $what"
+	echo "  run $i, SIGKILL at ${delay}s: $what"
 	prev_new=$n_new
 done
 echo "  kills that landed mid-copy: $mid; before a run copied anything: $before; after the copy: $late;" \

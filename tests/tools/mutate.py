@@ -14,6 +14,7 @@ Usage (connection options as digest.py: --host --port --mode --cafile --user --p
   mutate.py delete-one    --folder F (--uid U | --nth K)
   mutate.py dual-deliver  --old-port P --new-port P --count N --style relay|bcc
                           [--folder INBOX] [--seed S] [--mark-read-on-old]
+                          [--without-message-id PCT]
   mutate.py list          --folder F            (read-only: every message, with hashes)
   mutate.py folders                             (read-only: LIST + LSUB)
   mutate.py count                               (read-only: messages per folder)
@@ -45,8 +46,10 @@ Contract:
     change or the folder does not hold the same messages afterwards.  F must have no
     inferiors and must not be INBOX.
   - dual-deliver: N messages delivered to both servers' --folder the way a relay
-    (--style relay: one X-Mailshift-Trace header, the same in both copies; 10% of them without
-    Message-ID) or a Postfix bcc (--style bcc: the same Message-ID, no trace header) does:
+    (--style relay: one X-Mailshift-Trace header, the same in both copies) or a Postfix bcc
+    (--style bcc: the same Message-ID, no trace header) does; --without-message-id PCT leaves
+    the Message-ID out of that share (default relay 10%, bcc 0%: then only the body and
+    Date/From/Subject identify a bcc copy, as when Postfix relays a remote message that had none);
     each copy gets its own Return-Path/Delivered-To/Received lines, so the copies differ in
     bytes and size but have the same body (everything after the header block); new's
     INTERNALDATE is 1-30 s later than old's.  Both copies are appended without flags;
@@ -627,7 +630,7 @@ def dual_messages(args):
         kind = corpus.pick_weighted(rng, [("ja", 40), ("utf8", 40), ("multi", 15), ("ascii", 5)])
         t = t0 + i * 61 + rng.randint(0, 30)
         zone = 540
-        no_mid = args.style == "relay" and rng.random() < 0.1
+        no_mid = rng.random() * 100 < args.without_message_id
         mid = None if no_mid else f"dd.{args.style}.{args.seed}.{i}.{rng.getrandbits(40):010x}@sender.example.com"
         # What the sender's MUA wrote: corpus headers minus the receiving server's lines.
         h = corpus.make_headers(rng, kind, args.user, "inbox", mid, t, zone)[2:]
@@ -834,6 +837,8 @@ def main():
     p.add_argument("--folder", default="INBOX")
     p.add_argument("--seed", default="1")
     p.add_argument("--mark-read-on-old", action="store_true")
+    p.add_argument("--without-message-id", type=float, metavar="PCT",
+                   help="percentage of messages without Message-ID (default: relay 10, bcc 0)")
     p.set_defaults(fn=cmd_dual_deliver)
 
     for name, fn in (("list", cmd_list), ("folders", cmd_folders), ("count", cmd_count)):
@@ -844,8 +849,9 @@ def main():
         p.set_defaults(fn=fn)
 
     args = ap.parse_args()
-    if getattr(args, "count", 0) is not None and isinstance(getattr(args, "count", 0), int) \
-            and getattr(args, "count", 0) < 0:
+    if args.cmd == "dual-deliver" and args.without_message_id is None:
+        args.without_message_id = 10.0 if args.style == "relay" else 0.0
+    if isinstance(getattr(args, "count", None), int) and args.count < 0:
         ap.error("--count must be >= 0")
     try:
         rep = args.fn(args)
