@@ -54,6 +54,15 @@ struct fs {
 	/* flag deltas: one per destination UID */
 	struct delta { uint32_t dst_uid; char *add, *remove; } *deltas;
 	size_t ndeltas, capdeltas;
+	/* State written only once the server has done the work, so that a
+	 * kill in between makes the next run redo it rather than forget it. */
+	struct pending_rec { uint32_t src_uid, dst_uid; char *flags; } *prec;
+	size_t nprec, capprec;
+	size_t *flagged;         /* map entries whose new source flags await the STORE */
+	size_t nflagged;
+	uint32_t *gone_src;      /* map entries to forget once expunged on the destination */
+	size_t ngone_src;
+	bool rebuild;            /* the folder's map was dropped (UIDVALIDITY changed) */
 };
 
 static void warn(struct fs *fs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -320,21 +329,31 @@ static bool dedupe(struct fs *fs, const size_t *su, size_t nsu, const size_t *du
 		const struct smsg *sm = &fs->s[su[pairs[p].src]];
 		const struct dmsg *dm = &fs->d[du[pairs[p].dst]];
 		paired[pairs[p].src] = true;
+		/* A first match (mail delivered to both) gets the source's
+		 * flags added; after a UIDVALIDITY change the pair was synced
+		 * before, so the destination is made equal to the source. */
 		char *add = imap_flags_minus(sm->canon, dm->canon);
-		if (add[0] != '\0') {
+		char *rem = fs->rebuild ? imap_flags_minus(dm->canon, sm->canon) : xstrdup("");
+		if (add[0] != '\0' || rem[0] != '\0') {
 			if (fs->ndeltas == fs->capdeltas) {
 				fs->capdeltas = fs->capdeltas ? fs->capdeltas * 2 : 64;
 				fs->deltas = xreallocarray(fs->deltas, fs->capdeltas,
 							   sizeof *fs->deltas);
 			}
 			fs->deltas[fs->ndeltas++] = (struct delta){ .dst_uid = dm->uid, .add = add,
-								    .remove = xstrdup("") };
+								    .remove = rem };
 		} else {
 			free(add);
+			free(rem);
 		}
 		j->res->matched++;
 		j->res->skipped++;
-		ok = record(fs, sm->uid, dm->uid, sm->canon, sm->canon, err);
+		if (fs->nprec == fs->capprec) {
+			fs->capprec = fs->capprec ? fs->capprec * 2 : 64;
+			fs->prec = xreallocarray(fs->prec, fs->capprec, sizeof *fs->prec);
+		}
+		fs->prec[fs->nprec++] = (struct pending_rec){ .src_uid = sm->uid, .dst_uid = dm->uid,
+							      .flags = xstrdup(sm->canon) };
 	}
 	for (size_t i = 0; i < nsu; i++)
 		ident_free(&sv[i]);
@@ -443,6 +462,21 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* After the flag STOREs went through: record the pairs found by identity
+ * and the source flags now applied. */
+static bool persist_after_flags(struct fs *fs, struct err *err)
+{
+	struct folder_job *j = fs->job;
+	bool ok = true;
+
+	for (size_t i = 0; ok && i < fs->nprec; i++)
+		ok = record(fs, fs->prec[i].src_uid, fs->prec[i].dst_uid, fs->prec[i].flags,
+			    fs->prec[i].flags, err);
+	for (size_t i = 0; ok && i < fs->nflagged && j->store && !j->opts->dry_run; i++)
+		ok = store_msg_put(j->store, fs->f.id, &fs->map[fs->flagged[i]].m, err);
+	return ok;
+}
+
 /* ---- copying ---- */
 
 static void on_copied(void *ctx, struct copy_msg *m)
@@ -524,6 +558,11 @@ static void fs_free(struct fs *fs)
 		free(fs->deltas[i].add);
 		free(fs->deltas[i].remove);
 	}
+	for (size_t i = 0; i < fs->nprec; i++)
+		free(fs->prec[i].flags);
+	free(fs->prec);
+	free(fs->flagged);
+	free(fs->gone_src);
 	free(fs->deltas);
 	free(fs->s);
 	free(fs->d);
@@ -564,7 +603,8 @@ static bool load_state(struct fs *fs, bool *unchanged, struct err *err)
 		return true;
 	}
 	if (!same_src || !same_dst) {
-		if (fs->f.src_uidvalidity != 0 || fs->f.dst_uidvalidity != 0)
+		fs->rebuild = fs->f.src_uidvalidity != 0 || fs->f.dst_uidvalidity != 0;
+		if (fs->rebuild)
 			warn(fs, "UIDVALIDITY of '%s' changed on the %s (folder recreated or "
 				 "server restored): matching its messages again by identity",
 			     same_src ? j->dst_name : j->src->utf8,
@@ -644,15 +684,23 @@ bool folder_sync(struct folder_job *j, struct err *err)
 		qsort(fs.map, fs.nmap, sizeof *fs.map, cmp_mapent);
 	unm = xcalloc(fs.ns ? fs.ns : 1, sizeof *unm);
 	gone = xcalloc(fs.nmap ? fs.nmap : 1, sizeof *gone);
+	fs.gone_src = xcalloc(fs.nmap ? fs.nmap : 1, sizeof *fs.gone_src);
+	fs.flagged = xcalloc(fs.nmap ? fs.nmap : 1, sizeof *fs.flagged);
 	size_t a = 0, b = 0;
 	while (a < fs.ns || b < fs.nmap) {
 		if (b == fs.nmap || (a < fs.ns && fs.s[a].uid < fs.map[b].m.src_uid)) {
 			unm[nunm++] = a++;
 		} else if (a == fs.ns || fs.map[b].m.src_uid < fs.s[a].uid) {
-			gone[ngone++] = fs.map[b].m.dst_uid;
 			fs.map[b].alive = false;
-			if (j->store != NULL && !j->opts->dry_run)
+			if (j->opts->delete_ && fs.map[b].m.dst_uid != 0) {
+				/* forgotten once expunged on the destination */
+				gone[ngone++] = fs.map[b].m.dst_uid;
+				fs.gone_src[fs.ngone_src++] = fs.map[b].m.src_uid;
+			} else if (j->store != NULL && !j->opts->dry_run) {
+				/* stays on the destination: only forget it */
 				ok = store_msg_delete(j->store, fs.f.id, fs.map[b].m.src_uid, err);
+			}
+			j->res->gone++;
 			b++;
 		} else {
 			struct mapent *e = &fs.map[b];
@@ -671,8 +719,7 @@ bool folder_sync(struct folder_job *j, struct err *err)
 									  .remove = rem };
 				free(e->m.src_flags);
 				e->m.src_flags = xstrdup(fs.s[a].canon);
-				if (j->store != NULL && !j->opts->dry_run)
-					ok = store_msg_put(j->store, fs.f.id, &e->m, err);
+				fs.flagged[fs.nflagged++] = b;
 			}
 			a++;
 			b++;
@@ -680,7 +727,6 @@ bool folder_sync(struct folder_job *j, struct err *err)
 		if (!ok)
 			goto out;
 	}
-	j->res->gone = ngone;
 
 	/* Unmapped source messages may already be on the destination. */
 	bool *paired = xcalloc(nunm ? nunm : 1, sizeof *paired);
@@ -732,14 +778,12 @@ bool folder_sync(struct folder_job *j, struct err *err)
 		ok = select_dst(&fs, err);
 	ok = ok && copy_new(&fs, unm, nunm, err);
 	ok = ok && apply_deltas(&fs, err);
+	ok = ok && persist_after_flags(&fs, err);
 	if (ok && o->delete_ && ngone > 0) {
-		size_t k = 0;
-		for (size_t i = 0; i < ngone; i++)
-			if (gone[i] != 0)
-				gone[k++] = gone[i];
-		if (k > 0)
-			qsort(gone, k, sizeof *gone, cmp_u32);
-		ok = expunge_dst(&fs, gone, k, err);
+		qsort(gone, ngone, sizeof *gone, cmp_u32);
+		ok = expunge_dst(&fs, gone, ngone, err);
+		for (size_t i = 0; ok && i < fs.ngone_src && j->store && !o->dry_run; i++)
+			ok = store_msg_delete(j->store, fs.f.id, fs.gone_src[i], err);
 	}
 	ok = ok && save_state(&fs, err);
 out:

@@ -7,12 +7,16 @@
 # move does). Every UID mailshift remembers for that folder is then stale,
 # and because of the shuffle a stale UID now names another message: an
 # engine that trusts it copies, flags or expunges the wrong messages.
-#   1. old INBOX.取引先.2024 re-created, then 5 new messages and 8 flag
-#      changes there: `sync --delete --state` copies exactly those 5 (no
-#      re-copy, nothing expunged), digests equal (no duplicate, flags right).
+#   1. old INBOX.取引先.2024 re-created, then 5 new messages there, flags
+#      removed from 4 messages and added to 4: `sync --delete --state`
+#      copies exactly those 5 (no re-copy, nothing expunged), digests equal
+#      (no duplicate; flags right, removals included).
 #   2. new アーカイブ re-created (the state is stale for the NEW side), then
-#      7 new messages and 10 flag changes in old INBOX.アーカイブ: sync
-#      copies exactly 7, digests equal.
+#      in old INBOX.アーカイブ 7 new messages, flags removed from 5 and added
+#      to 5: sync copies exactly 7, digests equal.
+# Removals matter: a message matched again by identity must get old's flags,
+# not the union of both sides' (the new side's extra flag is stale, not the
+# user's: it was old's flag at the last sync).
 #   3. INBOX.取引先.2025 re-created on old AND 取引先/2025 on new, no other
 #      change: sync copies nothing, digests equal.
 # Finally `verify` exits 0. All syncs run with --delete: a UIDVALIDITY change
@@ -68,8 +72,9 @@ pass "first sync: $(json_get "$T/$U.json" 'd["copied"]') messages, digests equal
 F1="INBOX.取引先.2024"
 mut old recreate rec1.json --folder "$F1" --shuffle --seed uv1
 mut old add add1.json --folder "$F1" --count 5 --seed uv-add1
-mut old flags flags1.json --folder "$F1" --count 8 --seed uv-flags1
-echo "  old $(recreated rec1.json); then +5 messages, 8 flag changes"
+mut old flags flags1r.json --folder "$F1" --count 4 --op remove --seed uv-flags1
+mut old flags flags1a.json --folder "$F1" --count 4 --op add --seed uv-flags1
+echo "  old $(recreated rec1.json); then +5 messages, flags removed from 4, added to 4"
 sync_one $U --state "$STATE" --delete
 expect_rc 0 "sync after $F1 was re-created on old"
 expect_copied 5 "$F1"
@@ -81,8 +86,9 @@ F2="INBOX.アーカイブ"
 F2_NEW=$(json_get "$T/$U-map.json" "d['$F2']")
 mut new recreate rec2.json --folder "$F2_NEW" --shuffle --seed uv2
 mut old add add2.json --folder "$F2" --count 7 --seed uv-add2
-mut old flags flags2.json --folder "$F2" --count 10 --seed uv-flags2
-echo "  new $(recreated rec2.json); then old $F2: +7 messages, 10 flag changes"
+mut old flags flags2r.json --folder "$F2" --count 5 --op remove --seed uv-flags2
+mut old flags flags2a.json --folder "$F2" --count 5 --op add --seed uv-flags2
+echo "  new $(recreated rec2.json); then old $F2: +7 messages, flags removed from 5, added to 5"
 sync_one $U --state "$STATE" --delete
 expect_rc 0 "sync after $F2_NEW was re-created on new"
 expect_copied 7 "$F2"

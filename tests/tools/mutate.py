@@ -5,7 +5,8 @@ mail delivery do, so that the differential-sync tests can check what mailshift m
 Usage (connection options as digest.py: --host --port --mode --cafile --user --password-file
 [--master]; every subcommand takes --json for a machine-readable report on stdout):
   mutate.py add           --folder F --count N [--seed S]
-  mutate.py flags         --count N [--seed S] [--folder F ...] [--exclude-folder F ...]
+  mutate.py flags         --count N [--seed S] [--op toggle|add|remove]
+                          [--folder F ...] [--exclude-folder F ...]
   mutate.py expunge       --count N [--seed S] [--folder F ...] [--exclude-folder F ...]
   mutate.py create        --folder F [--count N] [--seed S]
   mutate.py rename        --from A --to B
@@ -17,7 +18,8 @@ Usage (connection options as digest.py: --host --port --mode --cafile --user --p
                           [--without-message-id PCT]
   mutate.py list          --folder F            (read-only: every message, with hashes)
   mutate.py folders                             (read-only: LIST + LSUB)
-  mutate.py count                               (read-only: messages per folder)
+  mutate.py count                               (read-only: messages per folder, and
+                                                 UIDs used: sum of UIDNEXT-1)
 
 Contract:
   - Folder names are UTF-8 with the server's separator, as corpus.py and digest.py print them
@@ -32,7 +34,9 @@ Contract:
     or with corpus.py's own.
   - flags: per chosen message one or two flags out of \\Seen \\Flagged $Forwarded Project_X
     todo ClientACME Reviewed $Label1 are toggled (added if absent, removed if present), so
-    every chosen message really changes.  \\Deleted and \\Draft are never touched.
+    every chosen message really changes.  --op add / --op remove only add absent / only
+    remove present ones (and choose among messages where that is possible), for tests that
+    need removals to happen whatever the seed.  \\Deleted and \\Draft are never touched.
   - expunge / delete-one: UID STORE +FLAGS.SILENT (\\Deleted) then UID EXPUNGE of exactly those
     UIDs (UIDPLUS), so messages that already carry \\Deleted stay.  The report names each
     expunged message (folder, uid, Message-ID, subject, sha256 of the bytes, flags, date).
@@ -289,16 +293,22 @@ def pick_folders(s, args):
     return [f for f in folders if f not in (args.exclude_folder or [])]
 
 
-def random_messages(s, args, what):
-    """(rng, {folder: [uid...]}) for --count messages chosen at random across folders."""
+def random_messages(s, args, what, want=None):
+    """(rng, {folder: [uid...]}) for --count messages chosen at random across folders;
+    want(flags) -> bool, if given, restricts the choice to messages whose flags it accepts."""
     rng = random.Random(f"mutate:{what}:{args.seed}")
     pool = []
     for name in pick_folders(s, args):
         info = open_folder(s, name, readonly=True)
-        if info["exists"]:
+        if not info["exists"]:
+            continue
+        if want is None:
             pool.extend((name, u) for u in all_uids(s))
+        else:
+            recs = fetch(s, all_uids(s), headers=False)
+            pool.extend((name, u) for u in sorted(recs) if want(recs[u]["flags"]))
     if args.count > len(pool):
-        raise U.ImapError(f"asked for {args.count} messages but only {len(pool)} exist")
+        raise U.ImapError(f"asked for {args.count} messages but only {len(pool)} qualify")
     chosen = rng.sample(pool, args.count)
     by_folder = {}
     for name, u in sorted(chosen):
@@ -422,7 +432,10 @@ def cmd_create(args):
 
 def cmd_flags(args):
     s = session(args)
-    rng, by_folder = random_messages(s, args, "flags")
+    want = {"toggle": None,
+            "add": lambda fl: any(f not in fl for f in FLAG_POOL),
+            "remove": lambda fl: any(f in fl for f in FLAG_POOL)}[args.op]
+    rng, by_folder = random_messages(s, args, f"flags-{args.op}", want)
     changes = []
     for name, uids in by_folder.items():
         open_folder(s, name)
@@ -431,7 +444,13 @@ def cmd_flags(args):
         plan = {}
         for u in uids:
             cur = set(before[u]["flags"])
-            picked = rng.sample(FLAG_POOL, rng.choice((1, 1, 2)))
+            if args.op == "toggle":
+                cand = FLAG_POOL
+            elif args.op == "add":
+                cand = [f for f in FLAG_POOL if f not in cur]
+            else:
+                cand = [f for f in FLAG_POOL if f in cur]
+            picked = rng.sample(cand, min(len(cand), rng.choice((1, 1, 2))))
             add = [f for f in picked if f not in cur]
             rem = [f for f in picked if f in cur]
             plan[u] = (add, rem)
@@ -740,12 +759,16 @@ def cmd_folders(args):
 def cmd_count(args):
     s = session(args)
     counts = {}
+    used = 0
     for f in selectable(s):
-        _, u = s.run(b"STATUS " + U.imap_quote(f.raw) + b" (MESSAGES)")
+        _, u = s.run(b"STATUS " + U.imap_quote(f.raw) + b" (MESSAGES UIDNEXT)")
         st = u[0].tokens[2]
         counts[f.name] = int(st[st.index(b"MESSAGES") + 1])
+        used += int(st[st.index(b"UIDNEXT") + 1]) - 1
     s.logout()
-    return {"op": "count", "total": sum(counts.values()), "folders": counts}
+    # uids_used: UIDs handed out in the folders that exist now; it grows with every APPEND
+    # and never shrinks on EXPUNGE, so it measures copy progress where counts cannot.
+    return {"op": "count", "total": sum(counts.values()), "uids_used": used, "folders": counts}
 
 
 # ------------------------------------------------------------------ main
@@ -793,6 +816,9 @@ def main():
         p.add_argument("--seed", default="1")
         p.add_argument("--folder", action="append", default=[], help="only these folders")
         p.add_argument("--exclude-folder", action="append", default=[])
+        if name == "flags":
+            p.add_argument("--op", choices=("toggle", "add", "remove"), default="toggle",
+                           help="toggle (default), only add, or only remove flags")
         p.set_defaults(fn=fn)
 
     p = sub.add_parser("create")
