@@ -190,6 +190,7 @@ void store_msgs_free(struct store_msg *v, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free(v[i].src_flags);
 		free(v[i].dst_flags);
+		free(v[i].pending_key);
 	}
 	free(v);
 }

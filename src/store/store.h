@@ -28,7 +28,7 @@
 
 #include "core/err.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 struct store;
 
@@ -55,6 +55,13 @@ struct store_msg {
 	uint32_t dst_uid;
 	char *src_flags;
 	char *dst_flags;
+	/* A copy in flight (schema 2): written before the APPEND with
+	 * dst_uid 0 and the message's identity key, replaced once the
+	 * destination confirms it. A row still pending at the next run is a
+	 * copy a killed run may have made: its key finds it on the
+	 * destination even if the source message is gone by then. NULL
+	 * otherwise. */
+	char *pending_key;
 };
 
 struct store *store_open(const char *spec, struct err *err);

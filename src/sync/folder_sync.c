@@ -63,6 +63,8 @@ struct fs {
 	uint32_t *gone_src;      /* map entries to forget once expunged on the destination */
 	size_t ngone_src;
 	bool rebuild;            /* the folder's map was dropped (UIDVALIDITY changed) */
+	size_t *orphan;          /* pending rows whose source message is gone */
+	size_t norphan;
 };
 
 static void warn(struct fs *fs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -495,6 +497,53 @@ static void on_copied(void *ctx, struct copy_msg *m)
 		warn(fs, "state store: %s", e.msg);
 }
 
+/* The identity key a pending row carries: size, arrival time and
+ * Message-ID (or the Date/From/Subject hash) — enough to find our own
+ * byte-identical copy on the destination, with no source to compare to. */
+static char *pending_key_of(const struct ident *id)
+{
+	return xasprintf("%llu %lld %s%s", (unsigned long long)id->size, id->date,
+			 id->msgid ? "" : "h:", id->msgid ? id->msgid : id->hdrkey);
+}
+
+/* Before copying: one pending row per message, in one transaction (no
+ * network inside it), so that a copy made by a run killed before it could
+ * record the new UID is found again even if the source message is expunged
+ * before the next run. */
+static bool journal_copies(struct fs *fs, const size_t *idx, size_t n, struct err *err)
+{
+	struct folder_job *j = fs->job;
+	struct ident *v;
+	bool ok;
+
+	if (j->store == NULL || !fs->have_f || n == 0)
+		return true;
+	v = xcalloc(n, sizeof *v);
+	for (size_t i = 0; i < n; i++) {
+		const struct smsg *m = &fs->s[idx[i]];
+		v[i].uid = m->uid;
+		v[i].size = m->size;
+		v[i].date = m->epoch;
+	}
+	/* idx ascends with uids, so v is sorted as ident_fetch wants */
+	ok = ident_fetch_headers(j->src_c, v, n, err) && store_begin(j->store, err);
+	for (size_t i = 0; ok && i < n; i++) {
+		const struct smsg *m = &fs->s[idx[i]];
+		struct store_msg r = { .src_uid = m->uid, .dst_uid = 0, .src_flags = m->canon,
+				       .dst_flags = m->canon, .pending_key = pending_key_of(&v[i]) };
+		ok = store_msg_put(j->store, fs->f.id, &r, err);
+		free(r.pending_key);
+	}
+	if (ok)
+		ok = store_commit(j->store, err);
+	else if (j->store != NULL)
+		store_rollback(j->store);
+	for (size_t i = 0; i < n; i++)
+		ident_free(&v[i]);
+	free(v);
+	return ok;
+}
+
 static bool copy_new(struct fs *fs, const size_t *idx, size_t n, struct err *err)
 {
 	struct folder_job *j = fs->job;
@@ -511,6 +560,8 @@ static bool copy_new(struct fs *fs, const size_t *idx, size_t n, struct err *err
 		      j->src->utf8, j->dst_name);
 		return true;
 	}
+	if (!journal_copies(fs, idx, n, err))
+		return false;
 	cm = xcalloc(n, sizeof *cm);
 	for (size_t i = 0; i < n; i++) {
 		const struct smsg *s = &fs->s[idx[i]];
@@ -540,6 +591,76 @@ static bool copy_new(struct fs *fs, const size_t *idx, size_t n, struct err *err
 	return ok;
 }
 
+/* Pending rows whose source message is gone: with --delete, find the copy
+ * a killed run made (same key among the destination's unrecorded
+ * messages) and expunge it like any message expunged on the source;
+ * without --delete the copy stays, like every such message. Either way
+ * the row is forgotten once that is done. */
+static bool resolve_orphans(struct fs *fs, uint32_t *gone, size_t *ngone, struct err *err)
+{
+	struct folder_job *j = fs->job;
+	bool ok = true;
+
+	if (j->opts->delete_ && fs->dst_exists && !j->opts->dry_run) {
+		if (fs->nd == 0)
+			ok = select_dst(fs, err) && list_side(fs, j->dst_c, true, err);
+		/* candidates: destination messages no live row accounts for */
+		uint32_t *known = xcalloc(fs->nmap ? fs->nmap : 1, sizeof *known);
+		size_t nk = 0;
+		for (size_t i = 0; i < fs->nmap; i++)
+			if (fs->map[i].m.dst_uid != 0)
+				known[nk++] = fs->map[i].m.dst_uid;
+		if (nk > 0)
+			qsort(known, nk, sizeof *known, cmp_u32);
+		struct ident *v = xcalloc(fs->nd ? fs->nd : 1, sizeof *v);
+		size_t nv = 0;
+		for (size_t i = 0; ok && i < fs->nd; i++) {
+			if (nk > 0 && bsearch(&fs->d[i].uid, known, nk, sizeof *known, cmp_u32))
+				continue;
+			bool cand = false;
+			char pre[64];
+			snprintf(pre, sizeof pre, "%llu %lld ", (unsigned long long)fs->d[i].size,
+				 fs->d[i].epoch);
+			for (size_t o = 0; o < fs->norphan && !cand; o++)
+				cand = strncmp(fs->map[fs->orphan[o]].m.pending_key, pre,
+					       strlen(pre)) == 0;
+			if (cand)
+				v[nv++] = (struct ident){ .uid = fs->d[i].uid, .size = fs->d[i].size,
+							  .date = fs->d[i].epoch };
+		}
+		if (ok && nv > 0)
+			ok = ident_fetch_headers(j->dst_c, v, nv, err);
+		for (size_t o = 0; ok && o < fs->norphan; o++) {
+			const char *key = fs->map[fs->orphan[o]].m.pending_key;
+			for (size_t i = 0; i < nv; i++) {
+				char *k = pending_key_of(&v[i]);
+				bool hit = v[i].uid != 0 && strcmp(k, key) == 0;
+				free(k);
+				if (hit) {
+					gone[(*ngone)++] = v[i].uid;
+					v[i].uid = 0;   /* each copy answers one row */
+					j->res->gone++;
+					break;
+				}
+			}
+		}
+		for (size_t i = 0; i < nv; i++)
+			ident_free(&v[i]);
+		free(v);
+		free(known);
+	}
+	/* Forget the rows: with --delete only after the expunge went through
+	 * (folder_sync does that with the other expunged ones). */
+	for (size_t o = 0; ok && o < fs->norphan; o++) {
+		uint32_t su = fs->map[fs->orphan[o]].m.src_uid;
+		if (j->opts->delete_)
+			fs->gone_src[fs->ngone_src++] = su;
+		else if (j->store && !j->opts->dry_run)
+			ok = store_msg_delete(j->store, fs->f.id, su, err);
+	}
+	return ok;
+}
+
 /* ---- the folder ---- */
 
 static void fs_free(struct fs *fs)
@@ -563,6 +684,7 @@ static void fs_free(struct fs *fs)
 	free(fs->prec);
 	free(fs->flagged);
 	free(fs->gone_src);
+	free(fs->orphan);
 	free(fs->deltas);
 	free(fs->s);
 	free(fs->d);
@@ -685,11 +807,23 @@ bool folder_sync(struct folder_job *j, struct err *err)
 	unm = xcalloc(fs.ns ? fs.ns : 1, sizeof *unm);
 	gone = xcalloc(fs.nmap ? fs.nmap : 1, sizeof *gone);
 	fs.gone_src = xcalloc(fs.nmap ? fs.nmap : 1, sizeof *fs.gone_src);
+	fs.orphan = xcalloc(fs.nmap ? fs.nmap : 1, sizeof *fs.orphan);
 	fs.flagged = xcalloc(fs.nmap ? fs.nmap : 1, sizeof *fs.flagged);
 	size_t a = 0, b = 0;
 	while (a < fs.ns || b < fs.nmap) {
 		if (b == fs.nmap || (a < fs.ns && fs.s[a].uid < fs.map[b].m.src_uid)) {
 			unm[nunm++] = a++;
+		} else if (fs.map[b].m.pending_key != NULL && a < fs.ns &&
+			   fs.map[b].m.src_uid == fs.s[a].uid) {
+			/* A copy a killed run may have made: look again. */
+			fs.map[b].alive = false;
+			unm[nunm++] = a++;
+			b++;
+		} else if (fs.map[b].m.pending_key != NULL) {
+			/* ... and its source is gone meanwhile. */
+			fs.map[b].alive = false;
+			fs.orphan[fs.norphan++] = b;
+			b++;
 		} else if (a == fs.ns || fs.map[b].m.src_uid < fs.s[a].uid) {
 			fs.map[b].alive = false;
 			if (j->opts->delete_ && fs.map[b].m.dst_uid != 0) {
@@ -779,9 +913,13 @@ bool folder_sync(struct folder_job *j, struct err *err)
 	ok = ok && copy_new(&fs, unm, nunm, err);
 	ok = ok && apply_deltas(&fs, err);
 	ok = ok && persist_after_flags(&fs, err);
-	if (ok && o->delete_ && ngone > 0) {
-		qsort(gone, ngone, sizeof *gone, cmp_u32);
-		ok = expunge_dst(&fs, gone, ngone, err);
+	if (ok && fs.norphan > 0)
+		ok = resolve_orphans(&fs, gone, &ngone, err);
+	if (ok && o->delete_ && (ngone > 0 || fs.ngone_src > 0)) {
+		if (ngone > 0) {
+			qsort(gone, ngone, sizeof *gone, cmp_u32);
+			ok = expunge_dst(&fs, gone, ngone, err);
+		}
 		for (size_t i = 0; ok && i < fs.ngone_src && j->store && !o->dry_run; i++)
 			ok = store_msg_delete(j->store, fs.f.id, fs.gone_src[i], err);
 	}

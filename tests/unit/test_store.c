@@ -238,7 +238,7 @@ static int64_t add_folder(struct store *s, const char *account, const char *dire
 static void put_msg(struct store *s, int64_t fid, uint32_t src, uint32_t dst,
 		    const char *sf, const char *df)
 {
-	struct store_msg m = { src, dst, (char *)sf, (char *)df };
+	struct store_msg m = { src, dst, (char *)sf, (char *)df, NULL };
 
 	CHECK(store_msg_put(s, fid, &m, E));
 }
@@ -279,7 +279,7 @@ static void test_create_open_reopen(void **state)
 	s = open_ok(t->spec);
 	umask(old_umask);
 	assert_int_equal(store_schema_version(s), STORE_SCHEMA_VERSION);
-	assert_int_equal(store_schema_version(s), 1);
+	assert_int_equal(store_schema_version(s), STORE_SCHEMA_VERSION);
 	assert_int_equal(mode_of(t->path), 0600);
 	add_folder(s, "a@example.jp", "forward", "INBOX");
 	/* While open, WAL side files exist and are as private as the file. */
@@ -291,14 +291,14 @@ static void test_create_open_reopen(void **state)
 	assert_null(s);
 	store_close(&s);        /* NULL is fine */
 
-	assert_int_equal(raw_int(t->path, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(t->path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	assert_int_equal(raw_int(t->path, "PRAGMA application_id"),
 			 STORE_SQLITE_APPLICATION_ID);
 	assert_int_equal(raw_int(t->path, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"),
 			 1);
 
 	s = open_ok(t->spec);
-	assert_int_equal(store_schema_version(s), 1);
+	assert_int_equal(store_schema_version(s), STORE_SCHEMA_VERSION);
 	assert_true(folder_exists(s, "a@example.jp", "forward", "INBOX"));
 	store_close(&s);
 	assert_int_equal(mode_of(t->path), 0600);
@@ -320,7 +320,7 @@ static void test_relative_and_memory(void **state)
 
 	/* Case-insensitive scheme, as config.c accepts it. */
 	s = open_ok("SQLite::memory:");
-	assert_int_equal(store_schema_version(s), 1);
+	assert_int_equal(store_schema_version(s), STORE_SCHEMA_VERSION);
 	add_folder(s, "a", "forward", "INBOX");
 	assert_true(folder_exists(s, "a", "forward", "INBOX"));
 	store_close(&s);
@@ -377,7 +377,7 @@ static void test_newer_schema_refused(void **state)
 	raw_exec(t->path, "PRAGMA user_version = 99");
 	err = open_fails(t->spec);
 	snprintf(want, sizeof want, "state file %s was written by a newer mailshift "
-		 "(schema 99, this one knows 1): upgrade mailshift", t->path);
+		 "(schema 99, this one knows 2): upgrade mailshift", t->path);
 	assert_string_equal(err.msg, want);
 	assert_int_equal(err.kind, ERR_KIND_IO);
 	assert_int_equal(err.scope, ERR_SCOPE_ACCOUNT);
@@ -499,10 +499,10 @@ static void test_upgrade_from_older_file(void **state)
 	make_file_at_version(t->path, 0);
 	assert_int_equal(raw_int(t->path, "PRAGMA user_version"), 0);
 	s = open_ok(t->spec);
-	assert_int_equal(store_schema_version(s), 1);
+	assert_int_equal(store_schema_version(s), STORE_SCHEMA_VERSION);
 	add_folder(s, "a", "forward", "INBOX");
 	store_close(&s);
-	assert_int_equal(raw_int(t->path, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(t->path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 
 	remove(t->path);
 	make_file_at_version(t->path, STORE_SCHEMA_VERSION);
@@ -518,6 +518,40 @@ static void test_upgrade_from_older_file(void **state)
 }
 
 /* --- folders --------------------------------------------------------------- */
+
+/* A version-1 file with data is upgraded to version 2 keeping its rows,
+ * and the new pending_key column round-trips (NULL stays NULL). */
+static void test_upgrade_v1_keeps_data(void **state)
+{
+	struct tmp *t = *state;
+	struct err err;
+	struct store_msg *v = NULL;
+	size_t n = 0;
+
+	make_file_at_version(t->path, 1);
+	raw_exec(t->path, "INSERT INTO folders (id, account, direction, src_name, dst_name) "
+			  "VALUES (1, 'a', 'forward', 'INBOX', 'INBOX');"
+			  "INSERT INTO messages (folder_id, src_uid, dst_uid, src_flags, dst_flags) "
+			  "VALUES (1, 7, 70, '\\Seen', '\\Seen')");
+	err_clear(&err);
+	struct store *s = store_open(t->spec, &err);
+	assert_non_null(s);
+	assert_int_equal(store_schema_version(s), 2);
+	assert_true(store_msgs_load(s, 1, &v, &n, &err));
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].src_uid, 7);
+	assert_int_equal(v[0].dst_uid, 70);
+	assert_string_equal(v[0].src_flags, "\\Seen");
+	assert_null(v[0].pending_key);
+	store_msgs_free(v, n);
+	struct store_msg p = { 8, 0, (char *)"", (char *)"", (char *)"123 456 <k@x>" };
+	assert_true(store_msg_put(s, 1, &p, &err));
+	assert_true(store_msgs_load(s, 1, &v, &n, &err));
+	assert_int_equal(n, 2);
+	assert_string_equal(v[1].pending_key, "123 456 <k@x>");
+	store_msgs_free(v, n);
+	store_close(&s);
+}
 
 static void test_folder_put_get(void **state)
 {
@@ -662,7 +696,7 @@ static void test_messages(void **state)
 	struct store *s = open_ok(t->spec);
 	int64_t f1 = add_folder(s, "a", "forward", "INBOX");
 	int64_t f2 = add_folder(s, "a", "forward", "Sent");
-	struct store_msg *v, nullflags = { 9, 90, NULL, NULL };
+	struct store_msg *v, nullflags = { 9, 90, NULL, NULL, NULL };
 	struct err err;
 	size_t n;
 
@@ -882,7 +916,7 @@ static void *worker_run(void *arg)
 			goto fail;
 		for (int i = 0; i < THREAD_MSGS_PER_TX; i++) {
 			uint32_t uid = (uint32_t)(tx * THREAD_MSGS_PER_TX + i + 1);
-			struct store_msg m = { uid, uid + 5, "\\Seen", "" };
+			struct store_msg m = { uid, uid + 5, "\\Seen", "", NULL };
 
 			if (!store_msg_put(s, f.id, &m, &err)) {
 				store_rollback(s);
@@ -943,7 +977,7 @@ static void test_threads(void **state)
 		store_folder_free(&f);
 	}
 	store_close(&s);
-	assert_int_equal(raw_int(t->path, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(t->path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	assert_int_equal(mode_of(t->path), 0600);
 }
 
@@ -1016,6 +1050,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_specs, tmp_setup, tmp_teardown),
 		cmocka_unit_test_setup_teardown(test_upgrade_from_older_file, tmp_setup,
 						tmp_teardown),
+		cmocka_unit_test_setup_teardown(test_upgrade_v1_keeps_data, tmp_setup, tmp_teardown),
 		cmocka_unit_test_setup_teardown(test_folder_put_get, tmp_setup, tmp_teardown),
 		cmocka_unit_test_setup_teardown(test_folder_list, tmp_setup, tmp_teardown),
 		cmocka_unit_test_setup_teardown(test_messages, tmp_setup, tmp_teardown),
