@@ -259,7 +259,7 @@ int cmd_sync(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 
-	int rc = EXIT_OK;
+	int rc = EXIT_OK, last_complete_rc = EXIT_OK;
 	for (unsigned pass = 1;; pass++) {
 		struct run run = { 0 };
 		pthread_mutex_init(&run.lock, NULL);
@@ -280,6 +280,8 @@ int cmd_sync(int argc, char **argv)
 		time_t t0 = time(NULL);
 		run_pass(&run, accts, naccts, o.jobs);
 		rc = run_exit(&run);
+		if (!sync_stop_requested)
+			last_complete_rc = rc;
 		if (o.watch > 0 && !o.json) {
 			struct tm tm;
 			char ts[32];
@@ -299,7 +301,11 @@ int cmd_sync(int argc, char **argv)
 			break;
 	}
 	cli_accounts_free(&cfg, accts, naccts);
-	if (sync_stop_requested && rc == EXIT_OK && o.watch <= 0)
+	if (sync_stop_requested && o.watch > 0)
+		/* --watch runs until interrupted: a pass cut short by the
+		 * signal stopped cleanly; report the last complete one. */
+		return last_complete_rc;
+	if (sync_stop_requested && rc == EXIT_OK)
 		rc = EXIT_PARTIAL;
 	return rc;
 }

@@ -100,3 +100,57 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["accou
 	fail "not every account synced"
 compare_user verify1 "$T/jobs.json"   # account names are verify1@...
 pass "--jobs 3: three accounts in parallel, all ok"
+
+# verify --fix: a message deleted on new behind mailshift's back is copied again.
+V() { # V [options]: verify watch1, JSON in $T/v.json, exit status in RC
+	RC=0
+	"$MAILSHIFT" verify --old "imaps://$u@127.0.0.1:$OLD_IMAPS_PORT" --old-password-file "$(pw $u)" \
+		--new "imaps://$u@127.0.0.1:$NEW_IMAPS_PORT" --new-password-file "$(pw $u)" \
+		--ca-file "$LAB_CA" --json "$@" >"$T/v.json" 2>"$T/v.err" || RC=$?
+}
+python3 "$TOOLS/mutate.py" delete-one --port "$NEW_IMAPS_PORT" --cafile "$LAB_CA" --user $u \
+	--password-file "$(pw $u)" --folder Sent --nth 3 >/dev/null
+V
+expect_rc 1 "verify after a deletion on new"
+V --fix
+expect_rc 0 "verify --fix"
+[ "$(json_get "$T/v.json" 'd["accounts"][0]["fixed"]')" = 1 ] || fail "--fix did not copy exactly one message"
+V
+expect_rc 0 "verify after --fix"
+pass "verify --fix copied the missing message back"
+
+# verify --dedupe: an extra copy on new is listed, and removed only with --yes.
+python3 - "$NEW_IMAPS_PORT" "$LAB_CA" "$(pw $u)" $u <<'PY' || fail "could not plant a duplicate"
+import sys, os
+sys.path.insert(0, os.environ["TOP"] + "/tests/tools")
+import imaputil
+port, ca, pwf, user = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+c = imaputil.connect("127.0.0.1", port, "imaps", ca, user, open(pwf).read().strip())
+c.select('"Projects/Alpha"')
+typ, data = c.uid("FETCH", "1:*", "(BODY.PEEK[] INTERNALDATE FLAGS)")
+body = data[0][1]
+c.append('"Projects/Alpha"', None, None, body)
+c.logout()
+PY
+V --dedupe
+expect_rc 0 "verify --dedupe (a duplicate is not a missing message)"
+[ "$(json_get "$T/v.json" 'd["accounts"][0]["duplicates"]')" = 1 ] || fail "the duplicate was not found"
+[ "$(json_get "$T/v.json" 'd["accounts"][0]["removed"]')" = 0 ] || fail "--dedupe without --yes removed something"
+V --dedupe --yes
+[ "$(json_get "$T/v.json" 'd["accounts"][0]["removed"]')" = 1 ] || fail "--dedupe --yes did not remove the duplicate"
+V
+[ "$(json_get "$T/v.json" 'd["accounts"][0]["duplicates"]')" = 0 ] || fail "the duplicate is still there"
+expect_rc 0 "verify after --dedupe --yes"
+pass "verify --dedupe lists an extra copy and removes it only with --yes"
+
+# --max-messages-per-second paces the copy (a lower bound only: a slow
+# machine makes it slower, never faster).
+python3 "$TOOLS/mutate.py" add --port "$OLD_IMAPS_PORT" --cafile "$LAB_CA" --user $u \
+	--password-file "$(pw $u)" --folder INBOX --count 60 --seed 95 >/dev/null
+start=$(date +%s.%N)
+sync_one $u --state "$st" --max-messages-per-second 20
+expect_rc 0 "paced sync"
+took=$(python3 -c "print($(date +%s.%N) - $start)")
+[ "$(json_get "$T/$u.json" 'd["copied"]')" = 60 ] || fail "paced sync copied $(json_get "$T/$u.json" 'd["copied"]')/60"
+python3 -c "import sys; sys.exit(0 if $took >= 2.5 else 1)" || fail "60 messages at 20/s took only ${took}s"
+pass "--max-messages-per-second 20: 60 messages took ${took}s (at least 3 s expected)"
