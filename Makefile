@@ -78,9 +78,19 @@ FUZZ_FLAGS = $(CSTD) -Wall -Wextra -Werror -g -O1 -Isrc -fsanitize=fuzzer,addres
 FUZZ_BIN   = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 60
 
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+FUZZ_OBJ   = $(LIB_SRC:%.c=build/fuzz/obj/%.o)
+# The library is instrumented for coverage but has no main: -fsanitize=fuzzer-no-link.
+build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(LIBS)
+	$(FUZZ_CC) $(CSTD) -Wall -Wextra -Werror -g -O1 -Isrc \
+		-fsanitize=fuzzer-no-link,address,undefined -MMD -MP -c $< -o $@
+
+build/fuzz/libmailshift.a: $(FUZZ_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+build/fuzz/%: tests/fuzz/%.c build/fuzz/libmailshift.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< build/fuzz/libmailshift.a $(LIBS)
 
 fuzz-bins: $(FUZZ_BIN)
 
