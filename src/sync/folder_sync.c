@@ -23,6 +23,7 @@ struct smsg {
 	long long epoch;
 	char *canon;          /* canonical flags */
 	char *append;         /* "(...)" for APPEND */
+	bool pending;         /* a killed run may have copied it (journal row) */
 };
 
 struct dmsg {
@@ -332,10 +333,13 @@ static bool dedupe(struct fs *fs, const size_t *su, size_t nsu, const size_t *du
 		const struct dmsg *dm = &fs->d[du[pairs[p].dst]];
 		paired[pairs[p].src] = true;
 		/* A first match (mail delivered to both) gets the source's
-		 * flags added; after a UIDVALIDITY change the pair was synced
-		 * before, so the destination is made equal to the source. */
+		 * flags added. After a UIDVALIDITY change the pair was synced
+		 * before, and a copy a killed run made is ours: in both cases
+		 * the destination is made equal to the source (a flag removed
+		 * on the source since must go). */
 		char *add = imap_flags_minus(sm->canon, dm->canon);
-		char *rem = fs->rebuild ? imap_flags_minus(dm->canon, sm->canon) : xstrdup("");
+		char *rem = fs->rebuild || sm->pending ? imap_flags_minus(dm->canon, sm->canon)
+						       : xstrdup("");
 		if (add[0] != '\0' || rem[0] != '\0') {
 			if (fs->ndeltas == fs->capdeltas) {
 				fs->capdeltas = fs->capdeltas ? fs->capdeltas * 2 : 64;
@@ -817,6 +821,7 @@ bool folder_sync(struct folder_job *j, struct err *err)
 			   fs.map[b].m.src_uid == fs.s[a].uid) {
 			/* A copy a killed run may have made: look again. */
 			fs.map[b].alive = false;
+			fs.s[a].pending = true;
 			unm[nunm++] = a++;
 			b++;
 		} else if (fs.map[b].m.pending_key != NULL) {
