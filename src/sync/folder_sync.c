@@ -678,6 +678,7 @@ static void fs_free(struct fs *fs)
 	for (size_t i = 0; i < fs->nmap; i++) {
 		free(fs->map[i].m.src_flags);
 		free(fs->map[i].m.dst_flags);
+		free(fs->map[i].m.pending_key);
 	}
 	for (size_t i = 0; i < fs->ndeltas; i++) {
 		free(fs->deltas[i].add);
