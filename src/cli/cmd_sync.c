@@ -5,6 +5,7 @@
  * (which every local user can read in /proc). They are wiped after use.
  */
 #include <getopt.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
@@ -163,6 +164,52 @@ static void run_pass(struct run *run, struct acct *v, size_t n, long jobs)
 	pthread_mutex_destroy(&p.lock);
 }
 
+#define IDLE_MAX_ACCOUNTS 64
+
+/* --watch between passes: wait `secs`, but wake up as soon as new mail
+ * arrives in a source INBOX — IDLE (RFC 2177) on each account's INBOX
+ * where the server offers it (up to IDLE_MAX_ACCOUNTS connections), plain
+ * sleep otherwise. */
+static void watch_wait(struct acct *v, size_t n, long secs, bool reverse)
+{
+	struct imap_client *c[IDLE_MAX_ACCOUNTS];
+	struct pollfd pfd[IDLE_MAX_ACCOUNTS];
+	size_t nc = 0;
+
+	for (size_t i = 0; i < n && i < IDLE_MAX_ACCOUNTS && !sync_stop_requested; i++) {
+		struct err err;
+		err_clear(&err);
+		const struct imap_endpoint *ep = reverse ? &v[i].a.new_ep : &v[i].a.old_ep;
+		struct imap_client *x = imap_client_connect(ep, &err);
+		if (x == NULL)
+			continue;
+		struct imap_reply r = { 0 };
+		bool ok = imap_client_caps(x)->idle && imap_client_run(x, &r, &err, "EXAMINE INBOX") &&
+			  r.status == IMAP_STATUS_OK && imap_client_idle_start(x, &err);
+		imap_reply_clear(&r);
+		if (!ok) {
+			imap_client_close(&x);
+			continue;
+		}
+		c[nc] = x;
+		pfd[nc] = (struct pollfd){ .fd = imap_client_fd(x), .events = POLLIN };
+		nc++;
+	}
+	bool woken = false;
+	for (long t = 0; t < secs * 10 && !sync_stop_requested && !woken; t++) {
+		for (size_t i = 0; i < nc && !woken; i++)
+			woken = imap_client_has_input(c[i]);
+		if (!woken && nc > 0 && poll(pfd, nc, 100) > 0)
+			woken = true;
+		else if (nc == 0) {
+			struct timespec ts = { .tv_sec = 0, .tv_nsec = 100000000L };
+			nanosleep(&ts, NULL);
+		}
+	}
+	for (size_t i = 0; i < nc; i++)
+		imap_client_close(&c[i]);
+}
+
 static int run_exit(const struct run *run)
 {
 	if (run->failed_accounts == 0)
@@ -293,10 +340,7 @@ int cmd_sync(int argc, char **argv)
 		pthread_mutex_destroy(&run.lock);
 		if (o.watch <= 0 || sync_stop_requested)
 			break;
-		for (long s = 0; s < o.watch * 10 && !sync_stop_requested; s++) {
-			struct timespec ts = { .tv_sec = 0, .tv_nsec = 100000000L };
-			nanosleep(&ts, NULL);
-		}
+		watch_wait(accts, naccts, o.watch, o.reverse);
 		if (sync_stop_requested)
 			break;
 	}

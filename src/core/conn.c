@@ -343,6 +343,16 @@ bool conn_write(struct conn *c, const void *buf, size_t n, struct err *err)
 	return true;
 }
 
+int conn_fd(const struct conn *c)
+{
+	return c->fd;
+}
+
+bool conn_has_buffered(const struct conn *c)
+{
+	return c->ssl != NULL && SSL_pending(c->ssl) > 0;
+}
+
 bool conn_is_tls(const struct conn *c)
 {
 	return c->ssl != NULL;

@@ -48,6 +48,10 @@ ssize_t conn_read(struct conn *c, void *buf, size_t n, struct err *err);
 bool conn_write(struct conn *c, const void *buf, size_t n, struct err *err);
 bool conn_flush(struct conn *c, struct err *err);
 bool conn_is_tls(const struct conn *c);
+/* For poll(): readable means the peer sent something (or closed). */
+int conn_fd(const struct conn *c);
+/* Bytes already decrypted and waiting inside TLS (poll would not see them). */
+bool conn_has_buffered(const struct conn *c);
 /* Bytes read and written so far, for throughput figures. */
 unsigned long long conn_bytes_in(const struct conn *c);
 unsigned long long conn_bytes_out(const struct conn *c);

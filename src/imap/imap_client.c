@@ -91,6 +91,37 @@ const char *imap_client_bye(const struct imap_client *c)
 	return c->bye;
 }
 
+static bool pump(struct imap_client *c, struct err *err);
+
+bool imap_client_idle_start(struct imap_client *c, struct err *err)
+{
+	imap_cmd_begin(c, NULL, NULL);
+	imap_cmd_add(c, "IDLE");
+	if (!imap_cmd_end(c, err) || !conn_flush(c->conn, err))
+		return false;
+	c->got_continuation = false;
+	while (!c->got_continuation && c->npend > 0)
+		if (!pump(c, err))
+			return false;
+	if (!c->got_continuation) {
+		err_set(err, ERR_SCOPE_ACCOUNT, ERR_KIND_REFUSED, false, "%s refused IDLE", c->what);
+		return false;
+	}
+	/* The pending IDLE never completes: closing the client ends it. */
+	c->broken = true;
+	return true;
+}
+
+int imap_client_fd(const struct imap_client *c)
+{
+	return conn_fd(c->conn);
+}
+
+bool imap_client_has_input(const struct imap_client *c)
+{
+	return c->rpos < c->rlen || conn_has_buffered(c->conn);
+}
+
 void imap_client_set_handler(struct imap_client *c, imap_event_cb *cb, void *ctx)
 {
 	c->handler = cb;

@@ -93,6 +93,14 @@ const char *imap_client_bye(const struct imap_client *c);
 
 void imap_client_set_handler(struct imap_client *c, imap_event_cb *cb, void *ctx);
 
+/* IDLE (RFC 2177) on the selected folder: send it and wait for the
+ * server's "+". Afterwards anything readable on imap_client_fd() — or
+ * imap_client_has_input() — means the folder changed (or the server
+ * gave up); the caller then simply closes the client. */
+bool imap_client_idle_start(struct imap_client *c, struct err *err);
+int imap_client_fd(const struct imap_client *c);
+bool imap_client_has_input(const struct imap_client *c);
+
 /* Building a command. */
 void imap_cmd_begin(struct imap_client *c, imap_done_cb *done, void *ctx);
 void imap_cmd_add(struct imap_client *c, const char *text);

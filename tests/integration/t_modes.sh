@@ -60,12 +60,14 @@ python3 -c 'import json,sys; a=json.load(open(sys.argv[1]))["accounts"][0]; asse
 	fail "after --reverse new still has messages old lacks"
 pass "--reverse copied the 7 new-only messages back to old (in INBOX.取引先.2025)"
 
-# --watch: a background pass every second picks up new mail; SIGTERM ends it.
+# --watch 120: between passes it IDLEs on INBOX, so new mail is copied within
+# seconds, long before the 120 s are up; SIGTERM ends it.
 "$MAILSHIFT" sync --old "imaps://$u@127.0.0.1:$OLD_IMAPS_PORT" --old-password-file "$(pw $u)" \
 	--new "imaps://$u@127.0.0.1:$NEW_IMAPS_PORT" --new-password-file "$(pw $u)" \
-	--ca-file "$LAB_CA" --state "$st" --watch 1 >"$T/watch.out" 2>"$T/watch.err" &
+	--ca-file "$LAB_CA" --state "$st" --watch 120 >"$T/watch.out" 2>"$T/watch.err" &
 wpid=$!
-sleep 2
+for _ in $(seq 100); do grep -q '^pass 1 ' "$T/watch.out" && break; sleep 0.1; done
+sleep 1.5   # the IDLE is set up right after the pass line
 python3 "$TOOLS/mutate.py" add --port "$OLD_IMAPS_PORT" --cafile "$LAB_CA" --user $u \
 	--password-file "$(pw $u)" --folder INBOX --count 5 --seed 93 >/dev/null
 ok=0
@@ -79,7 +81,7 @@ wait $wpid || RC=$?
 [ $ok = 1 ] || { cat "$T/watch.out" "$T/watch.err"; fail "--watch did not copy the new messages"; }
 [ "$RC" = 0 ] || { cat "$T/watch.err"; fail "--watch ended with $RC after SIGTERM"; }
 [ "$(grep -c '^pass ' "$T/watch.out")" -ge 2 ] || fail "--watch printed no line per pass"
-pass "--watch copied new mail within seconds and stopped cleanly on SIGTERM"
+pass "--watch 120 woke up on new mail (IDLE), copied it within seconds, stopped cleanly on SIGTERM"
 
 # --jobs: three accounts in parallel from a config, one state file.
 for x in verify1; do fill $x --messages 60 --seed 94; done
