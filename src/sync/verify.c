@@ -285,7 +285,6 @@ static bool verify_folder(struct imap_client *oc, struct imap_client *nc, const 
 				       .dst_wire = nwire, .opts = o->sync, .account = account,
 				       .res = &fr };
 		/* the old folder is still selected (EXAMINE) on oc */
-		ok = ok && list_folder(oc, ob->wire, false, &(struct side){ 0 }, err);
 		ok = ok && copy_messages(&cj, cm, vf->nmissing, err);
 		vf->fixed = fr.copied;
 		free(cm);
