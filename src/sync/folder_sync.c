@@ -280,17 +280,6 @@ static bool record(struct fs *fs, uint32_t src_uid, uint32_t dst_uid, const char
 
 /* ---- identity ---- */
 
-struct need_ctx {
-	struct imap_client *c[2];
-	size_t n[2];
-};
-
-static bool need_bodies(void *ctx, int side, struct ident *v, const size_t *idx, size_t n,
-			struct err *err)
-{
-	struct need_ctx *nc = ctx;
-	return ident_fetch_bodies(nc->c[side], v, nc->n[side], idx, n, err);
-}
 
 static int cmp_ident_uid(const void *a, const void *b)
 {
@@ -325,8 +314,8 @@ static bool dedupe(struct fs *fs, const size_t *su, size_t nsu, const size_t *du
 	qsort(dv, ndu, sizeof *dv, cmp_ident_uid);
 	ok = ident_fetch_headers(j->src_c, sv, nsu, err) &&
 	     ident_fetch_headers(j->dst_c, dv, ndu, err);
-	struct need_ctx nc = { .c = { j->src_c, j->dst_c }, .n = { nsu, ndu } };
-	ok = ok && ident_match(sv, nsu, dv, ndu, need_bodies, &nc, &pairs, &np, err);
+	struct ident_sides nc = { .c = { j->src_c, j->dst_c }, .n = { nsu, ndu } };
+	ok = ok && ident_match(sv, nsu, dv, ndu, ident_fetch_need_bodies, &nc, &pairs, &np, err);
 	for (size_t p = 0; ok && p < np; p++) {
 		/* su/du are ascending by uid like sv/dv, so indices agree */
 		const struct smsg *sm = &fs->s[su[pairs[p].src]];

@@ -154,3 +154,10 @@ bool ident_fetch_bodies(struct imap_client *c, struct ident *v, size_t n, const 
 {
 	return fetch(c, v, n, idx, nidx, "BODY.PEEK[TEXT]", on_text, err);
 }
+
+bool ident_fetch_need_bodies(void *ctx, int side, struct ident *v, const size_t *idx, size_t n,
+			     struct err *err)
+{
+	struct ident_sides *sd = ctx;
+	return ident_fetch_bodies(sd->c[side], v, sd->n[side], idx, n, err);
+}

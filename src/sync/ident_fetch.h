@@ -22,4 +22,13 @@ bool ident_fetch_headers(struct imap_client *c, struct ident *v, size_t n, struc
 bool ident_fetch_bodies(struct imap_client *c, struct ident *v, size_t n, const size_t *idx,
 			size_t nidx, struct err *err);
 
+/* An ident_need_bodies_cb (identity.h) for ident_match(): ctx is a
+ * struct ident_sides naming each side's connection and array size. */
+struct ident_sides {
+	struct imap_client *c[2];
+	size_t n[2];
+};
+bool ident_fetch_need_bodies(void *ctx, int side, struct ident *v, const size_t *idx, size_t n,
+			     struct err *err);
+
 #endif

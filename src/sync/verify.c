@@ -160,17 +160,6 @@ static bool list_folder(struct imap_client *c, const char *wire, bool rw, struct
 	return ok;
 }
 
-struct need {
-	struct imap_client *c[2];
-	size_t n[2];
-};
-
-static bool need_bodies(void *ctx, int side, struct ident *v, const size_t *idx, size_t n,
-			struct err *err)
-{
-	struct need *nd = ctx;
-	return ident_fetch_bodies(nd->c[side], v, nd->n[side], idx, n, err);
-}
 
 static int cmp_u32(const void *a, const void *b)
 {
@@ -213,8 +202,8 @@ static bool verify_folder(struct imap_client *oc, struct imap_client *nc, const 
 		goto out;
 	vf->old_count = os.n;
 	vf->new_count = ns.n;
-	struct need nd = { .c = { oc, nc }, .n = { os.n, ns.n } };
-	ok = ident_match(os.id, os.n, ns.id, ns.n, need_bodies, &nd, &pairs, &np, err);
+	struct ident_sides nd = { .c = { oc, nc }, .n = { os.n, ns.n } };
+	ok = ident_match(os.id, os.n, ns.id, ns.n, ident_fetch_need_bodies, &nd, &pairs, &np, err);
 	if (!ok)
 		goto out;
 	bool *opaired = xcalloc(os.n ? os.n : 1, sizeof *opaired);
@@ -242,8 +231,8 @@ static bool verify_folder(struct imap_client *oc, struct imap_client *nc, const 
 		struct ident *rv = xcalloc(nrest, sizeof *rv);
 		for (size_t i = 0; i < nrest; i++)
 			rv[i] = ns.id[rest[i]];   /* shallow: not freed here */
-		struct need nd2 = { .c = { oc, nc }, .n = { os.n, nrest } };
-		ok = ident_match(os.id, os.n, rv, nrest, need_bodies, &nd2, &dpairs, &ndp, err);
+		struct ident_sides nd2 = { .c = { oc, nc }, .n = { os.n, nrest } };
+		ok = ident_match(os.id, os.n, rv, nrest, ident_fetch_need_bodies, &nd2, &dpairs, &ndp, err);
 		for (size_t p = 0; ok && p < ndp; p++) {
 			size_t k = rest[dpairs[p].dst];
 			struct verify_msg m = msg_of(&ns, k);
