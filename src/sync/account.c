@@ -91,19 +91,7 @@ static struct folder_map *build_map(const struct session *s)
 	return map;
 }
 
-static void warn(const struct sync_options *o, const char *account, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void warn(const struct sync_options *o, const char *account, const char *fmt, ...)
-{
-	char msg[900];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	if (o->ops && o->ops->warning)
-		o->ops->warning(o->ctx, account, msg);
-}
+#define warn sync_warn
 
 /* Folders the state knows but the source no longer lists: renamed (a new
  * source folder has the same UIDVALIDITY: rename on the destination too
@@ -158,12 +146,7 @@ static bool follow_renames(const char *account, const char *direction, struct st
 			bool dst_taken = mailbox_list_find(&s->dst_l, dst) != NULL;
 			bool old_there = mailbox_list_find(&s->dst_l, f->dst_name) != NULL;
 			if (o->dry_run) {
-				if (o->ops && o->ops->would) {
-					char msg[900];
-					snprintf(msg, sizeof msg, "rename folder '%s' to '%s'",
-						 f->dst_name, dst);
-					o->ops->would(o->ctx, account, msg);
-				}
+				sync_would(o, account, "rename folder '%s' to '%s'", f->dst_name, dst);
 			} else if (old_there && !dst_taken && strcmp(dst, f->dst_name) != 0) {
 				char *ow = mailbox_wire_name(f->dst_name), *nw = mailbox_wire_name(dst);
 				char *oq = ow ? imap_quote(ow) : NULL, *nq = nw ? imap_quote(nw) : NULL;
@@ -203,12 +186,7 @@ static bool follow_renames(const char *account, const char *direction, struct st
 			continue;
 		}
 		if (o->dry_run) {
-			if (o->ops && o->ops->would) {
-				char msg[900];
-				snprintf(msg, sizeof msg, "delete folder '%s' (gone from the source)",
-					 f->dst_name);
-				o->ops->would(o->ctx, account, msg);
-			}
+			sync_would(o, account, "delete folder '%s' (gone from the source)", f->dst_name);
 			continue;
 		}
 		const struct mailbox *dm = mailbox_list_find(&s->dst_l, f->dst_name);

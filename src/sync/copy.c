@@ -440,12 +440,8 @@ bool copy_messages(struct copy_job *job, struct copy_msg *msgs, size_t n, struct
 		if (cp.throttle_ms > 0) {
 			struct timespec ts = { .tv_sec = cp.throttle_ms / 1000,
 					       .tv_nsec = (long)(cp.throttle_ms % 1000) * 1000000L };
-			if (o->ops && o->ops->warning) {
-				char msg[200];
-				snprintf(msg, sizeof msg, "%s is throttling: pausing %u ms",
-					 imap_client_what(job->dst_c), cp.throttle_ms);
-				o->ops->warning(o->ctx, job->account, msg);
-			}
+			sync_warn(o, job->account, "%s is throttling: pausing %u ms",
+				  imap_client_what(job->dst_c), cp.throttle_ms);
 			nanosleep(&ts, NULL);
 			cp.throttle_ms = 0;
 			cp.throttle_retries++;

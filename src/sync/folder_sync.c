@@ -68,33 +68,8 @@ struct fs {
 	size_t norphan;
 };
 
-static void warn(struct fs *fs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void warn(struct fs *fs, const char *fmt, ...)
-{
-	const struct sync_options *o = fs->job->opts;
-	char msg[900];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	if (o->ops && o->ops->warning)
-		o->ops->warning(o->ctx, fs->job->account, msg);
-}
-
-static void would(struct fs *fs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void would(struct fs *fs, const char *fmt, ...)
-{
-	const struct sync_options *o = fs->job->opts;
-	char msg[900];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	if (o->ops && o->ops->would)
-		o->ops->would(o->ctx, fs->job->account, msg);
-}
+#define warn(fs, ...) sync_warn((fs)->job->opts, (fs)->job->account, __VA_ARGS__)
+#define would(fs, ...) sync_would((fs)->job->opts, (fs)->job->account, __VA_ARGS__)
 
 /* ---- listing ---- */
 

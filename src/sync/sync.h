@@ -92,6 +92,11 @@ struct sync_account {
 };
 
 void sync_options_default(struct sync_options *o);
+/* Report a warning / a --dry-run line through o->ops (report.c). */
+void sync_warn(const struct sync_options *o, const char *account, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void sync_would(const struct sync_options *o, const char *account, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* Returns true when every message was copied or already there. */
 bool sync_account_run(const struct sync_account *acct, const struct sync_options *opts,
 		      struct sync_account_result *res);
