@@ -66,7 +66,6 @@ chmod 600 "$csv"
 echo
 echo "== mailshift sync -c $cfg"
 "$ms" sync -c "$cfg" --json >"$demo/sync.json" || true
-"$ms" sync -c "$cfg" >/dev/null 2>&1 || true   # a rerun: copies nothing
 python3 - "$demo/sync.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -78,7 +77,19 @@ for a in d["accounts"]:
 PY
 
 echo
-echo "== checking: digest of every message, its flags and date, old vs new"
+echo "== the parallel run: new mail on old, a flag changed, then mailshift sync again"
+python3 "$top/tests/tools/mutate.py" add --port "$OLD_IMAPS_PORT" --cafile "$LAB_CA" --user alice \
+	--password-file "$LAB_PASSWORD_DIR/alice.pass" --folder INBOX --count 3 --seed demo2 >/dev/null
+python3 "$top/tests/tools/mutate.py" flags --port "$OLD_IMAPS_PORT" --cafile "$LAB_CA" --user alice \
+	--password-file "$LAB_PASSWORD_DIR/alice.pass" --count 2 --seed demo3 >/dev/null
+"$ms" sync -c "$cfg" | sed -n 's/^\([a-z]*@[^:]*: .*\)/   \1/p'
+
+echo
+echo "== mailshift verify -c $cfg"
+"$ms" verify -c "$cfg" | sed 's/^/   /' || true
+
+echo
+echo "== checking independently: digest of every message, its flags and date, old vs new"
 ok=1
 for u in alice bob; do
 	for side in old new; do
@@ -86,9 +97,10 @@ for u in alice bob; do
 		python3 "$top/tests/tools/digest.py" --port "$port" --cafile "$LAB_CA" --user $u \
 			--password-file "$LAB_PASSWORD_DIR/$u.pass" --json >"$demo/$u-$side.json"
 	done
+	"$ms" sync -c "$cfg" --json --account "$u@example.co.jp" >"$demo/sync-$u.json" || true
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); u=sys.argv[2]
 json.dump({f["old"]: f["new"] for a in d["accounts"] if a["account"].startswith(u+"@") for f in a["folders"]}, open(sys.argv[3],"w"), ensure_ascii=False)' \
-		"$demo/sync.json" $u "$demo/$u-map.json"
+		"$demo/sync-$u.json" $u "$demo/$u-map.json"
 	if python3 "$top/tests/tools/digest.py" compare "$demo/$u-old.json" "$demo/$u-new.json" \
 		--map "$demo/$u-map.json" >"$demo/$u-compare.txt"; then
 		echo "   $u: every folder of new equals old (see $demo/$u-compare.txt)"
