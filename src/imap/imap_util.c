@@ -57,6 +57,13 @@ bool imap_fetch_parse(const struct imap_response *r, struct imap_fetch *it)
 	return true;
 }
 
+bool imap_fetch_listing(const struct imap_event *ev, struct imap_fetch *it, long long *epoch_r)
+{
+	return ev->type == IMAP_PARSE_RESPONSE && imap_fetch_parse(ev->resp, it) && it->uid != 0 &&
+	       it->has_flags && it->has_size && it->has_date &&
+	       imap_datetime_parse(it->date, epoch_r);
+}
+
 void imap_uid_set(struct buf *b, const uint32_t *u, size_t n)
 {
 	for (size_t i = 0; i < n;) {

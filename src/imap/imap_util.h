@@ -32,6 +32,10 @@ struct imap_fetch {
 /* false when r is not a well-formed FETCH response. */
 bool imap_fetch_parse(const struct imap_response *r, struct imap_fetch *out);
 
+/* A FETCH response of a folder listing: true when ev is one and carries
+ * UID, FLAGS, RFC822.SIZE and a valid INTERNALDATE (*epoch_r: its time). */
+bool imap_fetch_listing(const struct imap_event *ev, struct imap_fetch *out, long long *epoch_r);
+
 /* Append "1:5,7,9:10" for ascending uids. */
 void imap_uid_set(struct buf *b, const uint32_t *uids, size_t n);
 /* Parse "1:3,7" (as in APPENDUID/COPYUID) into uids, in order; false on

@@ -96,8 +96,7 @@ static bool on_list(void *ctx, struct imap_client *c, const struct imap_event *e
 
 	(void)c;
 	(void)err;
-	if (ev->type != IMAP_PARSE_RESPONSE || !imap_fetch_parse(ev->resp, &it) || it.uid == 0 ||
-	    !it.has_flags || !it.has_size || !it.has_date || !imap_datetime_parse(it.date, &t))
+	if (!imap_fetch_listing(ev, &it, &t))
 		return true;
 	if (s->n == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 256;
