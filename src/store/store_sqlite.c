@@ -487,8 +487,23 @@ static bool configure(struct sqlite_store *q, bool memory, struct err *err)
 		return false;
 
 	if (!memory) {
-		rc = sqlite3_prepare_v2(q->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
-		if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		/* Switching to WAL needs the file to itself for a moment, and
+		 * SQLite may answer BUSY at once instead of calling the busy
+		 * handler (seen with several workers opening a new file
+		 * together): retry for as long as the busy timeout. */
+		for (int tries = 0;; tries++) {
+			rc = sqlite3_prepare_v2(q->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+			if (rc == SQLITE_OK)
+				rc = sqlite3_step(st);
+			if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+				break;
+			sqlite3_finalize(st);
+			st = NULL;
+			if (tries >= 3000)
+				break;
+			sqlite3_sleep(10);
+		}
+		if (rc == SQLITE_ROW) {
 			const char *mode = (const char *)sqlite3_column_text(st, 0);
 
 			/* E.g. a file system without shared memory: it still
