@@ -251,6 +251,35 @@ char *imap_flags_minus(const char *a, const char *b)
 	return buf_steal(&out);
 }
 
+char *imap_flags_union(const char *a, const char *b)
+{
+	char *extra = imap_flags_minus(b, a);
+	char *all = xasprintf("%s%s%s", a, a[0] && extra[0] ? " " : "", extra);
+	size_t n = 0, cap = 8;
+	char **v = xcalloc(cap, sizeof *v), *save = NULL;
+
+	for (char *f = strtok_r(all, " ", &save); f; f = strtok_r(NULL, " ", &save)) {
+		if (n == cap)
+			v = xreallocarray(v, cap *= 2, sizeof *v);
+		v[n++] = f;
+	}
+	if (n > 0)
+		qsort(v, n, sizeof *v, cmp_flag);
+	char *out = join(v, n, false);
+	free(v);
+	free(all);
+	free(extra);
+	return out;
+}
+
+char *imap_flags_and(const char *a, const char *b)
+{
+	char *only_a = imap_flags_minus(a, b);
+	char *out = imap_flags_minus(a, only_a);
+	free(only_a);
+	return out;
+}
+
 bool imap_run_ok(struct imap_client *c, enum err_scope scope, const char *what,
 		 struct err *err, const char *fmt, ...)
 {

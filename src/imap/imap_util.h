@@ -51,6 +51,10 @@ char *imap_flags_canon(const struct imap_arg *list);
 char *imap_flags_paren(const char *canon);
 /* Flags in `a` that are not in `b` (both canonical), canonical. */
 char *imap_flags_minus(const char *a, const char *b);
+/* Flags in `a` or `b` (both canonical), canonical. */
+char *imap_flags_union(const char *a, const char *b);
+/* Flags in both `a` and `b` (both canonical), canonical. */
+char *imap_flags_and(const char *a, const char *b);
 
 /* Run a command (text after the tag) and require OK; a NO/BAD becomes an
  * error of the given scope naming `what`. */

@@ -191,6 +191,7 @@ void store_msgs_free(struct store_msg *v, size_t n)
 		free(v[i].src_flags);
 		free(v[i].dst_flags);
 		free(v[i].pending_key);
+		free(v[i].flags_base);
 	}
 	free(v);
 }

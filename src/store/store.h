@@ -28,7 +28,7 @@
 
 #include "core/err.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 struct store;
 
@@ -62,6 +62,15 @@ struct store_msg {
 	 * destination even if the source message is gone by then. NULL
 	 * otherwise. */
 	char *pending_key;
+	/* A flag update in flight (schema 3): written before the STORE on
+	 * the destination, with src_flags the source flags being applied and
+	 * flags_base the flags that may be removed if the source no longer
+	 * has them (the source's flags before; for a first match, none of the
+	 * destination's own). NULL once the STORE is confirmed. A row still
+	 * carrying a base at the next run is a STORE a killed run may or may
+	 * not have made: that run compares the destination's real flags
+	 * instead of trusting src_flags. */
+	char *flags_base;
 };
 
 struct store *store_open(const char *spec, struct err *err);

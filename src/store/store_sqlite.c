@@ -79,9 +79,14 @@ static const char schema_v1[] =
 static const char schema_v2[] =
 	"ALTER TABLE messages ADD COLUMN pending_key TEXT;";
 
+/* Version 3: flag updates in flight (see store_msg.flags_base). */
+static const char schema_v3[] =
+	"ALTER TABLE messages ADD COLUMN flags_base TEXT;";
+
 const char *const store_sqlite_migrations[] = {
 	schema_v1,
 	schema_v2,
+	schema_v3,
 };
 const size_t store_sqlite_migration_count =
 	sizeof store_sqlite_migrations / sizeof store_sqlite_migrations[0];
@@ -128,10 +133,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" dst_uidnext = ?8, src_modseq = ?9, dst_modseq = ?10, updated_at = ?11"
 		" WHERE id = ?12",
 	[ST_FOLDER_DELETE] = "DELETE FROM folders WHERE id = ?1",
-	[ST_MSGS_LOAD] = "SELECT src_uid, dst_uid, src_flags, dst_flags, pending_key FROM messages"
+	[ST_MSGS_LOAD] = "SELECT src_uid, dst_uid, src_flags, dst_flags, pending_key, flags_base"
+		" FROM messages"
 		" WHERE folder_id = ?1 ORDER BY src_uid",
 	[ST_MSG_PUT] = "INSERT OR REPLACE INTO messages (folder_id, src_uid, dst_uid,"
-		" src_flags, dst_flags, pending_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+		" src_flags, dst_flags, pending_key, flags_base) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[ST_MSG_DELETE] = "DELETE FROM messages WHERE folder_id = ?1 AND src_uid = ?2",
 	[ST_MSGS_CLEAR] = "DELETE FROM messages WHERE folder_id = ?1",
 };
@@ -798,6 +804,7 @@ static bool sqlite_msgs_load(struct store *s, int64_t folder_id, struct store_ms
 		m->src_flags = col_str(st, 2);
 		m->dst_flags = col_str(st, 3);
 		m->pending_key = sqlite3_column_type(st, 4) == SQLITE_NULL ? NULL : col_str(st, 4);
+		m->flags_base = sqlite3_column_type(st, 5) == SQLITE_NULL ? NULL : col_str(st, 5);
 		n++;
 	}
 	if (rc != SQLITE_DONE) {
@@ -832,6 +839,10 @@ static bool sqlite_msg_put(struct store *s, int64_t folder_id, const struct stor
 		sqlite3_bind_text(st, 6, m->pending_key, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, 6);
+	if (m->flags_base != NULL)
+		sqlite3_bind_text(st, 7, m->flags_base, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 7);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE) {
 		if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)

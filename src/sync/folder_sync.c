@@ -57,7 +57,9 @@ struct fs {
 	size_t ndeltas, capdeltas;
 	/* State written only once the server has done the work, so that a
 	 * kill in between makes the next run redo it rather than forget it. */
-	struct pending_rec { uint32_t src_uid, dst_uid; char *flags; } *prec;
+	/* base: NULL when no STORE is needed, else the flags_base journaled
+	 * before the STORE (see store_msg.flags_base) */
+	struct pending_rec { uint32_t src_uid, dst_uid; char *flags, *base; } *prec;
 	size_t nprec, capprec;
 	size_t *flagged;         /* map entries whose new source flags await the STORE */
 	size_t nflagged;
@@ -66,6 +68,11 @@ struct fs {
 	bool rebuild;            /* the folder's map was dropped (UIDVALIDITY changed) */
 	size_t *orphan;          /* pending rows whose source message is gone */
 	size_t norphan;
+	/* map entries whose flag STORE a killed run left in flight, with the
+	 * index of their source message: compared with the destination */
+	struct recon { size_t map, src; } *recon;
+	size_t nrecon;
+	bool dst_listed;
 };
 
 #define warn(fs, ...) sync_warn((fs)->job->opts, (fs)->job->account, __VA_ARGS__)
@@ -135,6 +142,20 @@ static bool list_side(struct fs *fs, struct imap_client *c, bool dst, struct err
 	if (!dst && fs->ns > 0)
 		qsort(fs->s, fs->ns, sizeof *fs->s, cmp_smsg);
 	return ok;
+}
+
+static bool select_dst(struct fs *fs, struct err *err);
+
+/* The destination's listing, made at most once per folder pass (several
+ * steps need it; a second listing would double fs->d). */
+static bool list_dst_once(struct fs *fs, struct err *err)
+{
+	if (fs->dst_listed)
+		return true;
+	if (!select_dst(fs, err) || !list_side(fs, fs->job->dst_c, true, err))
+		return false;
+	fs->dst_listed = true;
+	return true;
 }
 
 /* ---- opening ---- */
@@ -300,10 +321,15 @@ static bool dedupe(struct fs *fs, const size_t *su, size_t nsu, const size_t *du
 		 * before, and a copy a killed run made is ours: in both cases
 		 * the destination is made equal to the source (a flag removed
 		 * on the source since must go). */
+		bool exact = fs->rebuild || sm->pending;
 		char *add = imap_flags_minus(sm->canon, dm->canon);
-		char *rem = fs->rebuild || sm->pending ? imap_flags_minus(dm->canon, sm->canon)
-						       : xstrdup("");
+		char *rem = exact ? imap_flags_minus(dm->canon, sm->canon) : xstrdup("");
+		char *base = NULL;
 		if (add[0] != '\0' || rem[0] != '\0') {
+			/* what a rerun after a kill may remove: for an exact match
+			 * all the destination had, for a first match nothing of
+			 * the destination's own */
+			base = xstrdup(exact ? dm->canon : "");
 			if (fs->ndeltas == fs->capdeltas) {
 				fs->capdeltas = fs->capdeltas ? fs->capdeltas * 2 : 64;
 				fs->deltas = xreallocarray(fs->deltas, fs->capdeltas,
@@ -322,7 +348,8 @@ static bool dedupe(struct fs *fs, const size_t *su, size_t nsu, const size_t *du
 			fs->prec = xreallocarray(fs->prec, fs->capprec, sizeof *fs->prec);
 		}
 		fs->prec[fs->nprec++] = (struct pending_rec){ .src_uid = sm->uid, .dst_uid = dm->uid,
-							      .flags = xstrdup(sm->canon) };
+							      .flags = xstrdup(sm->canon),
+							      .base = base };
 	}
 	for (size_t i = 0; i < nsu; i++)
 		ident_free(&sv[i]);
@@ -431,8 +458,46 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Before the flag STOREs: every row whose destination flags are about to
+ * change is written with its flags_base, in one transaction (no network
+ * inside), so that a STORE a killed run made is never taken for one it
+ * did not make. Without this, a flag added by a killed run and removed on
+ * the source before the next run stayed on the destination for good. */
+static bool journal_flags(struct fs *fs, struct err *err)
+{
+	struct folder_job *j = fs->job;
+	bool ok, any = false;
+
+	if (j->store == NULL || j->opts->dry_run || !fs->have_f)
+		return true;
+	for (size_t i = 0; i < fs->nflagged && !any; i++)
+		any = fs->map[fs->flagged[i]].m.flags_base != NULL;
+	for (size_t i = 0; i < fs->nprec && !any; i++)
+		any = fs->prec[i].base != NULL;
+	if (!any)
+		return true;
+	ok = store_begin(j->store, err);
+	for (size_t i = 0; ok && i < fs->nflagged; i++) {
+		const struct store_msg *m = &fs->map[fs->flagged[i]].m;
+		if (m->flags_base != NULL)
+			ok = store_msg_put(j->store, fs->f.id, m, err);
+	}
+	for (size_t i = 0; ok && i < fs->nprec; i++) {
+		const struct pending_rec *p = &fs->prec[i];
+		struct store_msg r = { .src_uid = p->src_uid, .dst_uid = p->dst_uid,
+				       .src_flags = p->flags, .dst_flags = p->flags,
+				       .flags_base = p->base };
+		if (p->base != NULL)
+			ok = store_msg_put(j->store, fs->f.id, &r, err);
+	}
+	if (ok)
+		return store_commit(j->store, err);
+	store_rollback(j->store);
+	return false;
+}
+
 /* After the flag STOREs went through: record the pairs found by identity
- * and the source flags now applied. */
+ * and the source flags now applied (flags_base cleared: confirmed). */
 static bool persist_after_flags(struct fs *fs, struct err *err)
 {
 	struct folder_job *j = fs->job;
@@ -441,8 +506,14 @@ static bool persist_after_flags(struct fs *fs, struct err *err)
 	for (size_t i = 0; ok && i < fs->nprec; i++)
 		ok = record(fs, fs->prec[i].src_uid, fs->prec[i].dst_uid, fs->prec[i].flags,
 			    fs->prec[i].flags, err);
-	for (size_t i = 0; ok && i < fs->nflagged && j->store && !j->opts->dry_run; i++)
-		ok = store_msg_put(j->store, fs->f.id, &fs->map[fs->flagged[i]].m, err);
+	for (size_t i = 0; ok && i < fs->nflagged && j->store && !j->opts->dry_run; i++) {
+		struct store_msg *m = &fs->map[fs->flagged[i]].m;
+		free(m->flags_base);
+		m->flags_base = NULL;
+		free(m->dst_flags);
+		m->dst_flags = xstrdup(m->src_flags);
+		ok = store_msg_put(j->store, fs->f.id, m, err);
+	}
 	return ok;
 }
 
@@ -569,8 +640,7 @@ static bool resolve_orphans(struct fs *fs, uint32_t *gone, size_t *ngone, struct
 	bool ok = true;
 
 	if (j->opts->delete_ && fs->dst_exists && !j->opts->dry_run) {
-		if (fs->nd == 0)
-			ok = select_dst(fs, err) && list_side(fs, j->dst_c, true, err);
+		ok = list_dst_once(fs, err);
 		/* candidates: destination messages no live row accounts for */
 		uint32_t *known = xcalloc(fs->nmap ? fs->nmap : 1, sizeof *known);
 		size_t nk = 0;
@@ -628,6 +698,50 @@ static bool resolve_orphans(struct fs *fs, uint32_t *gone, size_t *ngone, struct
 	return ok;
 }
 
+/* Rows a killed run left with a flag STORE in flight: the STORE may or
+ * may not have been done, so the destination's real flags decide. Flags
+ * the source has now are added; flags it had when the row was written
+ * (or was about to get) and no longer has are removed; flags only the
+ * destination ever had stay. */
+static bool reconcile_flags(struct fs *fs, struct err *err)
+{
+	if (fs->dst_exists && !list_dst_once(fs, err))
+		return false;
+	for (size_t i = 0; i < fs->nrecon; i++) {
+		struct mapent *e = &fs->map[fs->recon[i].map];
+		const char *now = fs->s[fs->recon[i].src].canon;
+		struct dmsg k = { .uid = e->m.dst_uid };
+		const struct dmsg *dm =
+			fs->nd ? bsearch(&k, fs->d, fs->nd, sizeof *fs->d, cmp_dmsg) : NULL;
+		char *base = imap_flags_union(e->m.flags_base, e->m.src_flags);
+		char *add = dm ? imap_flags_minus(now, dm->canon) : xstrdup("");
+		char *extra = dm ? imap_flags_minus(dm->canon, now) : xstrdup("");
+		char *rem = imap_flags_and(extra, base);
+		free(extra);
+		free(e->m.src_flags);
+		e->m.src_flags = xstrdup(now);
+		free(e->m.flags_base);
+		e->m.flags_base = NULL;
+		if (add[0] != '\0' || rem[0] != '\0') {
+			if (fs->ndeltas == fs->capdeltas) {
+				fs->capdeltas = fs->capdeltas ? fs->capdeltas * 2 : 64;
+				fs->deltas = xreallocarray(fs->deltas, fs->capdeltas,
+							   sizeof *fs->deltas);
+			}
+			fs->deltas[fs->ndeltas++] = (struct delta){ .dst_uid = e->m.dst_uid,
+								    .add = add, .remove = rem };
+			e->m.flags_base = base;    /* still in flight until the STORE */
+		} else {
+			free(add);
+			free(rem);
+			free(base);
+		}
+		/* persisted (confirmed) after the STOREs either way */
+		fs->flagged[fs->nflagged++] = fs->recon[i].map;
+	}
+	return true;
+}
+
 /* ---- the folder ---- */
 
 static void fs_free(struct fs *fs)
@@ -642,13 +756,17 @@ static void fs_free(struct fs *fs)
 		free(fs->map[i].m.src_flags);
 		free(fs->map[i].m.dst_flags);
 		free(fs->map[i].m.pending_key);
+		free(fs->map[i].m.flags_base);
 	}
 	for (size_t i = 0; i < fs->ndeltas; i++) {
 		free(fs->deltas[i].add);
 		free(fs->deltas[i].remove);
 	}
-	for (size_t i = 0; i < fs->nprec; i++)
+	for (size_t i = 0; i < fs->nprec; i++) {
 		free(fs->prec[i].flags);
+		free(fs->prec[i].base);
+	}
+	free(fs->recon);
 	free(fs->prec);
 	free(fs->flagged);
 	free(fs->gone_src);
@@ -777,6 +895,7 @@ bool folder_sync(struct folder_job *j, struct err *err)
 	fs.gone_src = xcalloc(fs.nmap ? fs.nmap : 1, sizeof *fs.gone_src);
 	fs.orphan = xcalloc(fs.nmap ? fs.nmap : 1, sizeof *fs.orphan);
 	fs.flagged = xcalloc(fs.nmap ? fs.nmap : 1, sizeof *fs.flagged);
+	fs.recon = xcalloc(fs.nmap ? fs.nmap : 1, sizeof *fs.recon);
 	size_t a = 0, b = 0;
 	while (a < fs.ns || b < fs.nmap) {
 		if (b == fs.nmap || (a < fs.ns && fs.s[a].uid < fs.map[b].m.src_uid)) {
@@ -809,7 +928,9 @@ bool folder_sync(struct folder_job *j, struct err *err)
 			struct mapent *e = &fs.map[b];
 			e->alive = true;
 			j->res->skipped++;
-			if (strcmp(e->m.src_flags, fs.s[a].canon) != 0) {
+			if (e->m.flags_base != NULL) {
+				fs.recon[fs.nrecon++] = (struct recon){ .map = b, .src = a };
+			} else if (strcmp(e->m.src_flags, fs.s[a].canon) != 0) {
 				char *add = imap_flags_minus(fs.s[a].canon, e->m.src_flags);
 				char *rem = imap_flags_minus(e->m.src_flags, fs.s[a].canon);
 				if (fs.ndeltas == fs.capdeltas) {
@@ -820,7 +941,7 @@ bool folder_sync(struct folder_job *j, struct err *err)
 				fs.deltas[fs.ndeltas++] = (struct delta){ .dst_uid = e->m.dst_uid,
 									  .add = add,
 									  .remove = rem };
-				free(e->m.src_flags);
+				e->m.flags_base = e->m.src_flags;
 				e->m.src_flags = xstrdup(fs.s[a].canon);
 				fs.flagged[fs.nflagged++] = b;
 			}
@@ -831,10 +952,13 @@ bool folder_sync(struct folder_job *j, struct err *err)
 			goto out;
 	}
 
+	if (fs.nrecon > 0 && !(ok = reconcile_flags(&fs, err)))
+		goto out;
+
 	/* Unmapped source messages may already be on the destination. */
 	bool *paired = xcalloc(nunm ? nunm : 1, sizeof *paired);
 	if (nunm > 0 && fs.dst_exists && fs.dst_st.exists > 0) {
-		ok = select_dst(&fs, err) && list_side(&fs, j->dst_c, true, err);
+		ok = list_dst_once(&fs, err);
 		if (ok) {
 			/* destination UIDs the map accounts for */
 			uint32_t *known = xcalloc(fs.nmap ? fs.nmap : 1, sizeof *known);
@@ -880,6 +1004,7 @@ bool folder_sync(struct folder_job *j, struct err *err)
 	if (nunm > 0 && fs.dst_exists && !o->dry_run && !multi)
 		ok = select_dst(&fs, err);
 	ok = ok && copy_new(&fs, unm, nunm, err);
+	ok = ok && journal_flags(&fs, err);
 	ok = ok && apply_deltas(&fs, err);
 	ok = ok && persist_after_flags(&fs, err);
 	if (ok && fs.norphan > 0)

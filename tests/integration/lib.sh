@@ -63,6 +63,27 @@ compare_user() {
 		{ cat "$T/$1-compare.txt" >&2; fail "digest of new differs from old for $1"; }
 }
 
+# mut SIDE CMD OUT [options]: tests/tools/mutate.py on user $U's account on SIDE
+# (old|new), JSON report in $T/OUT
+mut() {
+	local side=$1 cmd=$2 out=$3 port=$OLD_IMAPS_PORT
+	shift 3
+	[ "$side" = new ] && port=$NEW_IMAPS_PORT
+	python3 "$TOOLS/mutate.py" "$cmd" --port "$port" --cafile "$LAB_CA" --user "$U" \
+		--password-file "$(pw "$U")" --json "$@" >"$T/$out" 2>"$T/$out.log" ||
+		{ cat "$T/$out.log" >&2; fail "mutate.py $cmd on $side failed"; }
+}
+
+# verify_one OUT [options]: mailshift verify of user $U, JSON in $T/OUT; sets RC
+verify_one() {
+	local out=$1; shift
+	RC=0
+	"$MAILSHIFT" verify --json \
+		--old "imaps://$U@127.0.0.1:$OLD_IMAPS_PORT" --old-password-file "$(pw "$U")" \
+		--new "imaps://$U@127.0.0.1:$NEW_IMAPS_PORT" --new-password-file "$(pw "$U")" \
+		--ca-file "$LAB_CA" "$@" >"$T/$out" 2>"$T/${out%.json}.err" || RC=$?
+}
+
 expect_rc() {
 	[ "$RC" = "$1" ] || { cat "$T"/*.err >&2 2>/dev/null || true; fail "$2: exit $RC, expected $1"; }
 }

@@ -25,29 +25,12 @@
 U=diff1
 STATE="sqlite:$T/state.db"
 
-# mut SIDE CMD OUT [options]: tests/tools/mutate.py CMD on SIDE (old|new), JSON report in $T/OUT
-mut() {
-	local side=$1 cmd=$2 out=$3 port=$OLD_IMAPS_PORT
-	shift 3
-	[ "$side" = new ] && port=$NEW_IMAPS_PORT
-	python3 "$TOOLS/mutate.py" "$cmd" --port "$port" --cafile "$LAB_CA" --user "$U" \
-		--password-file "$(pw "$U")" --json "$@" >"$T/$out" 2>"$T/$out.log" ||
-		{ cat "$T/$out.log" >&2; fail "mutate.py $cmd on $side failed"; }
-}
 # dual STYLE COUNT OUT [options]: deliver to both servers' INBOX, mark read on old
 dual() {
 	python3 "$TOOLS/mutate.py" dual-deliver --old-port "$OLD_IMAPS_PORT" --new-port "$NEW_IMAPS_PORT" \
 		--cafile "$LAB_CA" --user "$U" --password-file "$(pw "$U")" --folder INBOX \
 		--style "$1" --count "$2" --seed "diff-$1" --mark-read-on-old --json "${@:4}" >"$T/$3" 2>"$T/$3.log" ||
 		{ cat "$T/$3.log" >&2; fail "mutate.py dual-deliver --style $1 failed"; }
-}
-# verify_one OUT: mailshift verify --json for diff1, JSON in $T/OUT; sets RC
-verify_one() {
-	RC=0
-	"$MAILSHIFT" verify --json \
-		--old "imaps://$U@127.0.0.1:$OLD_IMAPS_PORT" --old-password-file "$(pw "$U")" \
-		--new "imaps://$U@127.0.0.1:$NEW_IMAPS_PORT" --new-password-file "$(pw "$U")" \
-		--ca-file "$LAB_CA" >"$T/$1" 2>"$T/${1%.json}.err" || RC=$?
 }
 counters() { # counters SYNC.json: the per-run counters, for the log
 	python3 - "$1" <<'PY'

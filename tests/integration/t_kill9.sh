@@ -33,14 +33,6 @@ SEED=${KILL_SEED:-$RANDOM}
 T_HI=${KILL_T_EST:-3.0}
 echo "  kill schedule: KILL_SEED=$SEED KILLS=$KILLS"
 
-mut() { # mut SIDE CMD OUT [options]: tests/tools/mutate.py, JSON report in $T/OUT
-	local side=$1 cmd=$2 out=$3 port=$OLD_IMAPS_PORT
-	shift 3
-	[ "$side" = new ] && port=$NEW_IMAPS_PORT
-	python3 "$TOOLS/mutate.py" "$cmd" --port "$port" --cafile "$LAB_CA" --user "$U" \
-		--password-file "$(pw "$U")" --json "$@" >"$T/$out" 2>"$T/$out.log" ||
-		{ cat "$T/$out.log" >&2; fail "mutate.py $cmd on $side failed"; }
-}
 count() { # count SIDE [KEY]: messages in the account (total), or UIDs used (uids_used)
 	mut "$1" count "count-$1.json"
 	json_get "$T/count-$1.json" "d['${2:-total}']"

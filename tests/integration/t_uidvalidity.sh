@@ -26,14 +26,6 @@
 U=uidv1
 STATE="sqlite:$T/state.db"
 
-mut() { # mut SIDE CMD OUT [options]: tests/tools/mutate.py, JSON report in $T/OUT
-	local side=$1 cmd=$2 out=$3 port=$OLD_IMAPS_PORT
-	shift 3
-	[ "$side" = new ] && port=$NEW_IMAPS_PORT
-	python3 "$TOOLS/mutate.py" "$cmd" --port "$port" --cafile "$LAB_CA" --user "$U" \
-		--password-file "$(pw "$U")" --json "$@" >"$T/$out" 2>"$T/$out.log" ||
-		{ cat "$T/$out.log" >&2; fail "mutate.py $cmd on $side failed"; }
-}
 # expect_copied N [OLD-FOLDER]: the last sync copied N messages (in that folder, and in all)
 # and expunged nothing.
 expect_copied() {

@@ -756,6 +756,24 @@ def cmd_folders(args):
             "subscribed_only": sorted(subs - names)}  # subscriptions of folders that do not exist
 
 
+def cmd_setflags(args):
+    """Set the exact flags of one message (UID STORE FLAGS), as a killed sync's
+    STORE or a user would; reads them back."""
+    s = session(args)
+    open_folder(s, args.folder)
+    flags = args.flags.split()
+    s.run(b"UID STORE %d FLAGS.SILENT (%s)" % (args.uid, " ".join(flags).encode()))
+    after = fetch(s, [args.uid], headers=False)
+    s.logout()
+    if args.uid not in after:
+        raise CheckFailed(f"{args.folder} has no UID {args.uid}")
+    if after[args.uid]["flags"] != sorted(set(flags)):
+        raise CheckFailed(f"{args.folder} UID {args.uid}: flags {after[args.uid]['flags']} "
+                          f"after STORE, wanted {sorted(set(flags))}")
+    return {"op": "setflags", "folder": args.folder, "uid": args.uid, "count": 1,
+            "flags": after[args.uid]["flags"]}
+
+
 def cmd_count(args):
     s = session(args)
     counts = {}
@@ -866,6 +884,13 @@ def main():
     p.add_argument("--without-message-id", type=float, metavar="PCT",
                    help="percentage of messages without Message-ID (default: relay 10, bcc 0)")
     p.set_defaults(fn=cmd_dual_deliver)
+
+    p = sub.add_parser("setflags")
+    add_conn_args(p)
+    p.add_argument("--folder", required=True)
+    p.add_argument("--uid", type=int, required=True)
+    p.add_argument("--flags", required=True, help='e.g. "\\Seen $Junk" ("" for none)')
+    p.set_defaults(fn=cmd_setflags)
 
     for name, fn in (("list", cmd_list), ("folders", cmd_folders), ("count", cmd_count)):
         p = sub.add_parser(name)

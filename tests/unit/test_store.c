@@ -238,7 +238,7 @@ static int64_t add_folder(struct store *s, const char *account, const char *dire
 static void put_msg(struct store *s, int64_t fid, uint32_t src, uint32_t dst,
 		    const char *sf, const char *df)
 {
-	struct store_msg m = { src, dst, (char *)sf, (char *)df, NULL };
+	struct store_msg m = { src, dst, (char *)sf, (char *)df, NULL, NULL };
 
 	CHECK(store_msg_put(s, fid, &m, E));
 }
@@ -377,7 +377,8 @@ static void test_newer_schema_refused(void **state)
 	raw_exec(t->path, "PRAGMA user_version = 99");
 	err = open_fails(t->spec);
 	snprintf(want, sizeof want, "state file %s was written by a newer mailshift "
-		 "(schema 99, this one knows 2): upgrade mailshift", t->path);
+		 "(schema 99, this one knows %d): upgrade mailshift", t->path,
+		 STORE_SCHEMA_VERSION);
 	assert_string_equal(err.msg, want);
 	assert_int_equal(err.kind, ERR_KIND_IO);
 	assert_int_equal(err.scope, ERR_SCOPE_ACCOUNT);
@@ -519,8 +520,9 @@ static void test_upgrade_from_older_file(void **state)
 
 /* --- folders --------------------------------------------------------------- */
 
-/* A version-1 file with data is upgraded to version 2 keeping its rows,
- * and the new pending_key column round-trips (NULL stays NULL). */
+/* A version-1 file with data is upgraded to the current version keeping
+ * its rows, and the newer columns (pending_key, flags_base) round-trip
+ * (NULL stays NULL). */
 static void test_upgrade_v1_keeps_data(void **state)
 {
 	struct tmp *t = *state;
@@ -536,19 +538,25 @@ static void test_upgrade_v1_keeps_data(void **state)
 	err_clear(&err);
 	struct store *s = store_open(t->spec, &err);
 	assert_non_null(s);
-	assert_int_equal(store_schema_version(s), 2);
+	assert_int_equal(store_schema_version(s), STORE_SCHEMA_VERSION);
 	assert_true(store_msgs_load(s, 1, &v, &n, &err));
 	assert_int_equal(n, 1);
 	assert_int_equal(v[0].src_uid, 7);
 	assert_int_equal(v[0].dst_uid, 70);
 	assert_string_equal(v[0].src_flags, "\\Seen");
 	assert_null(v[0].pending_key);
+	assert_null(v[0].flags_base);
 	store_msgs_free(v, n);
-	struct store_msg p = { 8, 0, (char *)"", (char *)"", (char *)"123 456 <k@x>" };
+	struct store_msg p = { 8, 0, (char *)"", (char *)"", (char *)"123 456 <k@x>", NULL };
+	struct store_msg q = { 9, 90, (char *)"\\Seen", (char *)"\\Seen", NULL, (char *)"$Junk" };
 	assert_true(store_msg_put(s, 1, &p, &err));
+	assert_true(store_msg_put(s, 1, &q, &err));
 	assert_true(store_msgs_load(s, 1, &v, &n, &err));
-	assert_int_equal(n, 2);
+	assert_int_equal(n, 3);
 	assert_string_equal(v[1].pending_key, "123 456 <k@x>");
+	assert_null(v[1].flags_base);
+	assert_null(v[2].pending_key);
+	assert_string_equal(v[2].flags_base, "$Junk");
 	store_msgs_free(v, n);
 	store_close(&s);
 }
@@ -696,7 +704,7 @@ static void test_messages(void **state)
 	struct store *s = open_ok(t->spec);
 	int64_t f1 = add_folder(s, "a", "forward", "INBOX");
 	int64_t f2 = add_folder(s, "a", "forward", "Sent");
-	struct store_msg *v, nullflags = { 9, 90, NULL, NULL, NULL };
+	struct store_msg *v, nullflags = { 9, 90, NULL, NULL, NULL, NULL };
 	struct err err;
 	size_t n;
 
@@ -916,7 +924,7 @@ static void *worker_run(void *arg)
 			goto fail;
 		for (int i = 0; i < THREAD_MSGS_PER_TX; i++) {
 			uint32_t uid = (uint32_t)(tx * THREAD_MSGS_PER_TX + i + 1);
-			struct store_msg m = { uid, uid + 5, "\\Seen", "", NULL };
+			struct store_msg m = { uid, uid + 5, "\\Seen", "", NULL, NULL };
 
 			if (!store_msg_put(s, f.id, &m, &err)) {
 				store_rollback(s);
