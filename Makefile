@@ -23,10 +23,10 @@ else
 OPT      = -O2 -g
 endif
 CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) -Isrc $(CFLAGS)
-LIBS     = -lssl -lcrypto -lsqlite3 -lpthread
+LIBS     = -levent_openssl -levent_pthreads -levent_core -lssl -lcrypto -lsqlite3 -lpthread
 TEST_LIBS = -lcmocka
 
-LIB_SRC  = $(sort $(wildcard src/core/*.c src/proto/*.c src/imap/*.c src/sync/*.c src/store/*.c))
+LIB_SRC  = $(sort $(wildcard src/core/*.c src/proto/*.c src/imap/*.c src/sync/*.c src/store/*.c src/relay/*.c))
 CLI_SRC  = $(sort $(wildcard src/cli/*.c))
 UNIT_SRC = $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC = $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -57,20 +57,25 @@ $(B)/tests/%: tests/unit/%.c $(B)/libmailshift.a
 
 unit-bins: $(UNIT_BIN)
 
+# Test drivers the integration tests run (built with the variant under test).
+$(B)/smtp_send: tests/tools/smtp_send.c $(B)/libmailshift.a
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libmailshift.a $(LIBS) $(LDFLAGS)
+
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
 asan:
-	$(MAKE) B=build/asan SAN=1 all unit-bins
+	$(MAKE) B=build/asan SAN=1 all unit-bins build/asan/smtp_send
 
 deps:
 	@scripts/deps.sh check
 
 check: deps
 	$(MAKE) all unit
-	$(MAKE) B=build/asan SAN=1 all unit
+	$(MAKE) B=build/asan SAN=1 all unit build/asan/smtp_send
 	$(MAKE) fuzz-smoke
-	MAILSHIFT=$(CURDIR)/build/asan/mailshift tests/integration/run.sh
+	MAILSHIFT=$(CURDIR)/build/asan/mailshift SMTP_SEND=$(CURDIR)/build/asan/smtp_send \
+		tests/integration/run.sh
 
 # libFuzzer: every parser of network input has a target in tests/fuzz.
 FUZZ_CC    = clang
@@ -102,8 +107,8 @@ fuzz: $(FUZZ_BIN)
 fuzz-smoke:
 	$(MAKE) fuzz FUZZ_SECONDS=10
 
-integration: all
-	MAILSHIFT=$(CURDIR)/$(B)/mailshift tests/integration/run.sh
+integration: all $(B)/smtp_send
+	MAILSHIFT=$(CURDIR)/$(B)/mailshift SMTP_SEND=$(CURDIR)/$(B)/smtp_send tests/integration/run.sh
 
 demo:
 	@scripts/deps.sh demo

@@ -6,8 +6,10 @@
 # the one apt-get line to run and fails, so nothing half-works later.
 set -eu
 
-build="gcc make pkg-config libssl-dev libsqlite3-dev libc6-dev openssl"
-lab="dovecot-imapd python3 procps"
+build="gcc make pkg-config libssl-dev libsqlite3-dev libevent-dev libc6-dev openssl"
+# postfix: only for its smtp-sink/smtp-source test tools (and the bench peer);
+# no system mail daemon is configured or started (see below).
+lab="dovecot-imapd postfix swaks python3 procps"
 case "${1:-check}" in
 check) pkgs="$build $lab libcmocka-dev clang libclang-rt-14-dev" ;;
 demo)  pkgs="$build $lab" ;;
@@ -36,6 +38,9 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 	chmod 755 /usr/sbin/policy-rc.d
 	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 fi
+# Postfix's package asks how to configure the system's mail: "No
+# configuration" leaves it unconfigured, which is all the lab needs.
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 apt-get update -q >/dev/null || apt-get update
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing

@@ -15,5 +15,9 @@ enum exit_code {
 
 int cmd_sync(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_relay(int argc, char **argv);
+int cmd_queue(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 #endif

@@ -20,6 +20,10 @@ static void usage(FILE *f)
 		"  sync      copy every folder, message, flag and date from old to new (IMAP),\n"
 		"            then only what changed (--watch to keep going, --reverse for rollback)\n"
 		"  verify    prove that every message of old is on new (exit 0 only then)\n"
+		"  relay     the dual-delivery SMTP relay: old, new or both by group phase\n"
+		"  queue     list / show / flush / hold / release / delete relay queue entries\n"
+		"  trace     the life of one relayed message (queue id or Message-ID)\n"
+		"  status    groups and phases, relay counters per destination, queue\n"
 		"  help      this text; 'mailshift COMMAND --help' for a command's options\n"
 		"  version   print the version\n"
 		"\n"
@@ -42,6 +46,14 @@ int main(int argc, char **argv)
 		return cmd_sync(argc - 1, argv + 1);
 	if (strcmp(cmd, "verify") == 0)
 		return cmd_verify(argc - 1, argv + 1);
+	if (strcmp(cmd, "relay") == 0)
+		return cmd_relay(argc - 1, argv + 1);
+	if (strcmp(cmd, "queue") == 0)
+		return cmd_queue(argc - 1, argv + 1);
+	if (strcmp(cmd, "trace") == 0)
+		return cmd_trace(argc - 1, argv + 1);
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status(argc - 1, argv + 1);
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		usage(stdout);
 		return EXIT_OK;

@@ -52,7 +52,8 @@
 #define CONFIG_MAX (1024 * 1024)        /* a config is a page or two */
 #define ACCOUNTS_MAX (256 * 1024 * 1024) /* ~a million accounts */
 #define SYNC_JOBS_MAX 256
-#define KEYS_MAX 16
+#define KEYS_MAX 32             /* per section; [relay] has the most */
+#define COUNT_MAX 1000000
 
 enum section {
 	SEC_NONE = 0, SEC_MIGRATION, SEC_OLD, SEC_NEW, SEC_RELAY, SEC_DNS, SEC_SYNC, SEC_GROUP,
@@ -74,8 +75,11 @@ enum key_type {
 	KT_RECIPIENTS,
 	KT_SIZE,
 	KT_DURATION,
-	KT_LISTEN,
+	KT_LISTEN,      /* one or more ADDRESS:PORT, comma-separated */
 	KT_JOBS,
+	KT_COUNT,       /* a whole number from 1 to COUNT_MAX, kept as a string */
+	KT_DURATIONS,   /* comma-separated durations (retry_intervals) */
+	KT_SMTP_TLS,
 	KT_ACCOUNTS,    /* group accounts file: kept as written, resolved later */
 };
 
@@ -118,6 +122,15 @@ static const struct key_def relay_keys[] = {
 	{ "queue_lifetime", KT_DURATION, offsetof(struct config_relay, queue_lifetime) },
 	{ "tls_cert", KT_PATH, offsetof(struct config_relay, tls_cert) },
 	{ "tls_key", KT_PATH, offsetof(struct config_relay, tls_key) },
+	{ "retry_intervals", KT_DURATIONS, offsetof(struct config_relay, retry_intervals) },
+	{ "max_connections", KT_COUNT, offsetof(struct config_relay, max_connections) },
+	{ "max_per_client", KT_COUNT, offsetof(struct config_relay, max_per_client) },
+	{ "timeout", KT_DURATION, offsetof(struct config_relay, timeout) },
+	{ "data_timeout", KT_DURATION, offsetof(struct config_relay, data_timeout) },
+	{ "max_recipients", KT_COUNT, offsetof(struct config_relay, max_recipients) },
+	{ "concurrency", KT_COUNT, offsetof(struct config_relay, concurrency) },
+	{ "bounce_relay", KT_URL_SMTP, offsetof(struct config_relay, bounce_relay) },
+	{ "smtp_tls", KT_SMTP_TLS, offsetof(struct config_relay, smtp_tls) },
 	{ NULL, KT_STR, 0 },
 };
 
@@ -143,6 +156,7 @@ static const char *const phase_values[] = { "old", "both", "new", NULL };
 static const char *const oldnew_values[] = { "old", "new", NULL };
 static const char *const yesno_values[] = { "yes", "no", NULL };
 static const char *const recipients_values[] = { "domain", "known", NULL };
+static const char *const smtp_tls_values[] = { "may", "require", "none", NULL };
 
 /* Per-group parse state, parallel to cfg->groups. */
 struct group_state {
@@ -313,7 +327,7 @@ static bool valid_port(const char *s, size_t n)
 
 /* ADDRESS:PORT, with an IPv6 address in brackets. The address may be a
  * host name ("localhost") or an IP address. */
-static bool valid_listen(const char *v)
+static bool valid_listen_one(const char *v)
 {
 	const char *colon = strrchr(v, ':');
 
@@ -337,6 +351,52 @@ static bool valid_listen(const char *v)
 			return false;
 	}
 	return true;
+}
+
+/* Several addresses, comma-separated ("0.0.0.0:25, [::]:25"). */
+static bool valid_listen(const char *v)
+{
+	const char *s = v;
+
+	for (;;) {
+		const char *c = strchr(s, ',');
+		size_t n = c != NULL ? (size_t)(c - s) : strlen(s);
+		char *one;
+		bool ok;
+
+		trim(&s, &n);
+		one = xstrndup(s, n);
+		ok = valid_listen_one(one);
+		free(one);
+		if (!ok)
+			return false;
+		if (c == NULL)
+			return true;
+		s = c + 1;
+	}
+}
+
+/* Each comma-separated item a duration ("1m, 5m, 1h"). */
+static bool valid_durations(const char *v)
+{
+	const char *s = v;
+
+	for (;;) {
+		const char *c = strchr(s, ',');
+		size_t n = c != NULL ? (size_t)(c - s) : strlen(s);
+		char *one;
+		bool ok;
+
+		trim(&s, &n);
+		one = xstrndup(s, n);
+		ok = valid_duration(one);
+		free(one);
+		if (!ok)
+			return false;
+		if (c == NULL)
+			return true;
+		s = c + 1;
+	}
 }
 
 static bool valid_list(const char *v)
@@ -446,10 +506,12 @@ static bool set_value(struct parser *p, int line, const struct key_def *k, void 
 	case KT_PHASE:
 	case KT_OLDNEW:
 	case KT_YESNO:
-	case KT_RECIPIENTS: {
+	case KT_RECIPIENTS:
+	case KT_SMTP_TLS: {
 		const char *const *vals = k->type == KT_PHASE ? phase_values :
 			k->type == KT_OLDNEW ? oldnew_values :
-			k->type == KT_YESNO ? yesno_values : recipients_values;
+			k->type == KT_YESNO ? yesno_values :
+			k->type == KT_SMTP_TLS ? smtp_tls_values : recipients_values;
 		if ((i = choose(p, line, k->name, val, vals)) < 0)
 			return false;
 		*slot = xstrdup(vals[i]);
@@ -481,6 +543,25 @@ static bool set_value(struct parser *p, int line, const struct key_def *k, void 
 					 p->sec_label, k->name, val);
 		*slot = xstrdup(val);
 		return true;
+	case KT_DURATIONS:
+		if (!valid_durations(val))
+			return cfg_error(p, line, "%s %s = '%s' is not a list of durations; write "
+					 "numbers with an optional s, m, h, d or w suffix separated "
+					 "by commas, e.g. 1m,5m,15m,1h", p->sec_label, k->name, val);
+		*slot = xstrdup(val);
+		return true;
+	case KT_COUNT: {
+		unsigned long v = 0;
+		const char *s = val;
+
+		for (; is_digit(*s) && v <= COUNT_MAX; s++)
+			v = v * 10 + (unsigned long)(*s - '0');
+		if (val[0] == '\0' || *s != '\0' || v < 1 || v > COUNT_MAX)
+			return cfg_error(p, line, "%s %s = '%s' is not allowed; use a whole number "
+					 "from 1 to %d", p->sec_label, k->name, val, COUNT_MAX);
+		*slot = xstrdup(val);
+		return true;
+	}
 	default:
 		break;
 	}
@@ -504,7 +585,8 @@ static bool set_value(struct parser *p, int line, const struct key_def *k, void 
 	case KT_LISTEN:
 		if (!valid_listen(val))
 			return cfg_error(p, line, "%s %s = '%s' is not an address to listen on; "
-					 "write ADDRESS:PORT, e.g. 0.0.0.0:25 or [::]:25",
+					 "write ADDRESS:PORT, e.g. 0.0.0.0:25 or [::]:25 "
+					 "(several separated by commas)",
 					 p->sec_label, k->name, val);
 		*slot = xstrdup(val);
 		return true;
@@ -855,6 +937,13 @@ static bool finish(struct parser *p)
 	set_default(&r->recipients, "domain");
 	set_default(&r->max_message_size, "50M");
 	set_default(&r->queue_lifetime, "5d");
+	set_default(&r->retry_intervals, "1m,5m,15m,1h");
+	set_default(&r->max_connections, "200");
+	set_default(&r->max_per_client, "20");
+	set_default(&r->timeout, "300s");
+	set_default(&r->data_timeout, "600s");
+	set_default(&r->max_recipients, "1000");
+	set_default(&r->concurrency, "10");
 	if (cfg->sync_jobs == 0)
 		cfg->sync_jobs = 1;
 
@@ -1036,6 +1125,15 @@ void config_free(struct config **cp)
 	free(c->relay.queue_lifetime);
 	free(c->relay.tls_cert);
 	free(c->relay.tls_key);
+	free(c->relay.retry_intervals);
+	free(c->relay.max_connections);
+	free(c->relay.max_per_client);
+	free(c->relay.timeout);
+	free(c->relay.data_timeout);
+	free(c->relay.max_recipients);
+	free(c->relay.concurrency);
+	free(c->relay.bounce_relay);
+	free(c->relay.smtp_tls);
 	free(c->dns_resolvers);
 	for (size_t i = 0; i < c->group_count; i++) {
 		struct config_group *g = &c->groups[i];

@@ -73,10 +73,15 @@ struct config_group {
 	size_t account_count;
 };
 
+/* Kept as checked strings; relay/relay_config.c turns them into numbers.
+ * bounce_relay and smtp_tls stay NULL when unset (their defaults depend on
+ * other keys, see relay_config.h); the others get their defaults. */
 struct config_relay {
 	char *listen, *hostname, *spool, *user, *default_phase, *primary;
 	char *keep_old_copy, *recipients, *max_message_size, *queue_lifetime;
 	char *tls_cert, *tls_key;
+	char *retry_intervals, *max_connections, *max_per_client, *timeout, *data_timeout;
+	char *max_recipients, *concurrency, *bounce_relay, *smtp_tls;
 };
 
 struct config {

@@ -195,3 +195,108 @@ void store_msgs_free(struct store_msg *v, size_t n)
 	}
 	free(v);
 }
+
+/* --- relay ----------------------------------------------------------------- */
+
+bool store_relay_event_add(struct store *s, const struct store_relay_event *e,
+			   struct err *err)
+{
+	if (e == NULL || e->trace_id == NULL || e->event == NULL)
+		return bad_arg(err, "store_relay_event_add", "a trace id and an event");
+	return s->ops->relay_event_add(s, e, err);
+}
+
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* The key as an administrator may paste it: a trace id, a Message-ID with
+ * or without its <>, perhaps with blanks copied around it. Normalised here
+ * once so every backend matches the same way. */
+bool store_relay_events_find(struct store *s, const char *key,
+			     struct store_relay_event **out, size_t *count_r,
+			     struct err *err)
+{
+	const char *start, *end;
+	char *bare, *angled;
+	bool ok;
+
+	*out = NULL;
+	*count_r = 0;
+	if (key == NULL)
+		return bad_arg(err, "store_relay_events_find", "a trace id or Message-ID");
+	start = key;
+	end = key + strlen(key);
+	while (start < end && is_blank(*start))
+		start++;
+	while (end > start && is_blank(end[-1]))
+		end--;
+	if (start < end && *start == '<')
+		start++;
+	if (end > start && end[-1] == '>')
+		end--;
+	/* An empty key would match events stored with an empty Message-ID,
+	 * which no one asked for. */
+	if (start == end)
+		return true;
+	bare = xstrndup(start, (size_t)(end - start));
+	angled = xasprintf("<%s>", bare);
+	ok = s->ops->relay_events_find(s, bare, angled, out, count_r, err);
+	free(angled);
+	free(bare);
+	return ok;
+}
+
+void store_relay_events_free(struct store_relay_event *v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].trace_id);
+		free(v[i].message_id);
+		free(v[i].event);
+		free(v[i].dest);
+		free(v[i].rcpt);
+		free(v[i].detail);
+	}
+	free(v);
+}
+
+bool store_relay_events_prune(struct store *s, int64_t cutoff_ms, size_t *removed_r,
+			      struct err *err)
+{
+	size_t removed = 0;
+	bool ok = s->ops->relay_events_prune(s, cutoff_ms, &removed, err);
+
+	if (removed_r != NULL)
+		*removed_r = ok ? removed : 0;
+	return ok;
+}
+
+bool store_relay_counter_add(struct store *s, const char *dest, const char *name,
+			     int64_t delta, struct err *err)
+{
+	if (dest == NULL || name == NULL)
+		return bad_arg(err, "store_relay_counter_add", "a destination and a name");
+	return s->ops->relay_counter_add(s, dest, name, delta, err);
+}
+
+bool store_relay_counters(struct store *s, struct store_relay_counter **out,
+			  size_t *count_r, struct err *err)
+{
+	*out = NULL;
+	*count_r = 0;
+	return s->ops->relay_counters(s, out, count_r, err);
+}
+
+void store_relay_counters_free(struct store_relay_counter *v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].dest);
+		free(v[i].name);
+	}
+	free(v);
+}

@@ -1,6 +1,8 @@
-/* store.h — the sync state store: what mailshift knows about each account's
- * folder pairs between runs, so a rerun copies only what changed and a
- * crashed run resumes without duplicates.
+/* store.h — the state store: what mailshift knows between runs. For the
+ * sync: each account's folder pairs, so a rerun copies only what changed
+ * and a crashed run resumes without duplicates. For the relay (schema 4):
+ * what happened to each message (`mailshift trace`) and per-destination
+ * counters (`mailshift status`).
  *
  * One interface, several backends: "sqlite:/path/state.db" today (one
  * file, WAL, created mode 0600), "postgresql://..." later (many workers).
@@ -14,7 +16,9 @@
  * never stored (there is no column for them).
  *
  * Concurrency: one `struct store` per thread (accounts run in parallel,
- * each with its own handle on the same file).
+ * each with its own handle on the same file). The relay and the sync may
+ * use the same file from different processes at once: writers take turns
+ * (the busy wait above), readers do not block writers.
  *
  * Ownership: structs returned are owned by the caller and released with
  * the matching *_free; strings passed in are copied.
@@ -28,7 +32,7 @@
 
 #include "core/err.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 struct store;
 
@@ -106,5 +110,59 @@ bool store_msg_delete(struct store *s, int64_t folder_id, uint32_t src_uid, stru
 /* Forget every message of a folder pair (UIDVALIDITY changed). */
 bool store_msgs_clear(struct store *s, int64_t folder_id, struct err *err);
 void store_msgs_free(struct store_msg *v, size_t n);
+
+/* --- relay (schema 4) ---------------------------------------------------- */
+
+/* One thing that happened to one message in the relay. The store keeps the
+ * words as given: the vocabulary below is the relay's, not checked here. */
+struct store_relay_event {
+	int64_t time_ms;        /* unix time in milliseconds */
+	char *trace_id;         /* the relay's message/trace id (20 chars); required */
+	char *message_id;       /* Message-ID header, or NULL */
+	char *event;            /* "received", "delivered", "deferred", "bounced", "failed",
+				 * "expired", "dsn", "held", "released", "deleted"; required */
+	char *dest;             /* "old", "new", "bounce" or NULL */
+	char *rcpt;             /* recipient or NULL */
+	char *detail;           /* free text: client and size, the remote reply with its
+				 * queue id, ... or NULL */
+};
+
+/* Records one event (strings copied; NULL optional fields stay NULL).
+ * Meant to be called in batches inside store_begin/store_commit. */
+bool store_relay_event_add(struct store *s, const struct store_relay_event *e,
+			   struct err *err);
+/* All events of the messages whose trace id equals key, or whose
+ * message_id equals key (with or without <>; surrounding blanks ignored),
+ * ordered by time then insertion. "All events of the messages": once one
+ * event of a trace id matches (e.g. "received", the one that usually
+ * carries the Message-ID), every event of that trace id is returned, and
+ * a Message-ID seen on several messages returns the events of each.
+ * Nothing found: true, *out NULL, *count_r 0 (also for an empty key).
+ * *out freed with store_relay_events_free. */
+bool store_relay_events_find(struct store *s, const char *key,
+			     struct store_relay_event **out, size_t *count_r,
+			     struct err *err);
+void store_relay_events_free(struct store_relay_event *v, size_t n);
+/* Events older than cutoff_ms (time_ms < cutoff_ms) removed
+ * (housekeeping); *removed_r, when not NULL, gets how many. */
+bool store_relay_events_prune(struct store *s, int64_t cutoff_ms, size_t *removed_r,
+			      struct err *err);
+
+struct store_relay_counter {
+	char *dest;
+	char *name;
+	int64_t value;
+};
+
+/* value += delta for (dest, name), created at 0 when missing, in one
+ * statement (no read-modify-write race between processes). Names used:
+ * accepted, delivered, deferred, bounced, failed, expired, queued (a
+ * gauge: +1 on accept, -1 on final outcome). */
+bool store_relay_counter_add(struct store *s, const char *dest, const char *name,
+			     int64_t delta, struct err *err);
+/* Every counter, ordered by dest then name (byte order). */
+bool store_relay_counters(struct store *s, struct store_relay_counter **out,
+			  size_t *count_r, struct err *err);
+void store_relay_counters_free(struct store_relay_counter *v, size_t n);
 
 #endif

@@ -50,6 +50,23 @@ struct store_ops {
 	bool (*msg_delete)(struct store *s, int64_t folder_id, uint32_t src_uid,
 			   struct err *err);
 	bool (*msgs_clear)(struct store *s, int64_t folder_id, struct err *err);
+	/* e->trace_id and e->event are not NULL; the other strings may be. */
+	bool (*relay_event_add)(struct store *s, const struct store_relay_event *e,
+				struct err *err);
+	/* store.c has trimmed the key and taken off its <>: `bare` is not
+	 * empty and `angled` is "<bare>". Matches trace_id = bare or
+	 * message_id in (bare, angled), then returns every event of the
+	 * matching trace ids; *out and *count_r are 0 on entry. */
+	bool (*relay_events_find)(struct store *s, const char *bare, const char *angled,
+				  struct store_relay_event **out, size_t *count_r,
+				  struct err *err);
+	/* removed_r is never NULL here. */
+	bool (*relay_events_prune)(struct store *s, int64_t cutoff_ms, size_t *removed_r,
+				   struct err *err);
+	bool (*relay_counter_add)(struct store *s, const char *dest, const char *name,
+				  int64_t delta, struct err *err);
+	bool (*relay_counters)(struct store *s, struct store_relay_counter **out,
+			       size_t *count_r, struct err *err);
 };
 
 /* The part of every handle that store.c reads and writes. */

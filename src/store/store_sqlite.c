@@ -7,7 +7,8 @@
  *
  * The file: created by us with mode 0600 before SQLite opens it (SQLite
  * would create it with 0644 less the umask, and its -wal and -shm files
- * copy the database file's mode). It lists accounts and folder names, so
+ * copy the database file's mode). It lists accounts and folder names (and,
+ * from schema 4, relay recipients and Message-IDs), so
  * an existing file open to group or others gets a warning, and -wal/-shm
  * files open to them are narrowed to 0600. The folder it lives in must
  * exist: creating /var/lib/mailshift is the package's or the
@@ -27,6 +28,11 @@
  * INT64_MAX come back as negative integers in SQL and exactly as they were
  * through this API). RFC 7162 limits mod-sequences to 63 bits, and no
  * query here compares modseqs in SQL, so nothing is clamped.
+ *
+ * Relay records (schema 4): relay_events is append-only, one row per
+ * event, read back by trace id or Message-ID and pruned by age;
+ * relay_counters is one row per (dest, name), bumped by a single UPSERT
+ * so the relay and a concurrent reader or writer never lose an update.
  *
  * Errors name the state file and carry sqlite3_errmsg(), which for our
  * statements (all fixed text with bound parameters) never contains a value.
@@ -83,10 +89,38 @@ static const char schema_v2[] =
 static const char schema_v3[] =
 	"ALTER TABLE messages ADD COLUMN flags_base TEXT;";
 
+/* Version 4: the relay's per-message events and per-destination counters
+ * (see store.h). id orders events of the same millisecond as inserted;
+ * without AUTOINCREMENT a pruned tail's ids may be given again, but only
+ * above every id still present, so that order holds. Most events carry
+ * no Message-ID (only "received" needs it), hence the partial index; the
+ * time index keeps the prune from scanning the whole table while it
+ * holds the write lock the sync also wants. */
+static const char schema_v4[] =
+	"CREATE TABLE relay_events ("
+	" id INTEGER PRIMARY KEY,"
+	" time_ms INTEGER NOT NULL,"                    /* unix milliseconds */
+	" trace_id TEXT NOT NULL,"
+	" message_id TEXT,"
+	" event TEXT NOT NULL,"
+	" dest TEXT,"
+	" rcpt TEXT,"
+	" detail TEXT);"
+	"CREATE INDEX relay_events_by_trace ON relay_events (trace_id);"
+	"CREATE INDEX relay_events_by_message_id ON relay_events (message_id)"
+	" WHERE message_id IS NOT NULL;"
+	"CREATE INDEX relay_events_by_time ON relay_events (time_ms);"
+	"CREATE TABLE relay_counters ("
+	" dest TEXT NOT NULL,"
+	" name TEXT NOT NULL,"
+	" value INTEGER NOT NULL,"
+	" PRIMARY KEY (dest, name)) WITHOUT ROWID;";
+
 const char *const store_sqlite_migrations[] = {
 	schema_v1,
 	schema_v2,
 	schema_v3,
+	schema_v4,
 };
 const size_t store_sqlite_migration_count =
 	sizeof store_sqlite_migrations / sizeof store_sqlite_migrations[0];
@@ -109,6 +143,11 @@ enum stmt_id {
 	ST_MSG_PUT,
 	ST_MSG_DELETE,
 	ST_MSGS_CLEAR,
+	ST_RELAY_EVENT_ADD,
+	ST_RELAY_EVENTS_FIND,
+	ST_RELAY_EVENTS_PRUNE,
+	ST_RELAY_COUNTER_ADD,
+	ST_RELAY_COUNTERS,
 	ST_COUNT
 };
 
@@ -140,6 +179,22 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" src_flags, dst_flags, pending_key, flags_base) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[ST_MSG_DELETE] = "DELETE FROM messages WHERE folder_id = ?1 AND src_uid = ?2",
 	[ST_MSGS_CLEAR] = "DELETE FROM messages WHERE folder_id = ?1",
+	[ST_RELAY_EVENT_ADD] = "INSERT INTO relay_events (time_ms, trace_id, message_id,"
+		" event, dest, rcpt, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	/* The inner query finds the messages (by either index), the outer
+	 * one all their events: later events usually carry no Message-ID. */
+	[ST_RELAY_EVENTS_FIND] = "SELECT time_ms, trace_id, message_id, event, dest, rcpt,"
+		" detail FROM relay_events WHERE trace_id IN"
+		" (SELECT trace_id FROM relay_events"
+		"  WHERE trace_id = ?1 OR message_id = ?1 OR message_id = ?2)"
+		" ORDER BY time_ms, id",
+	[ST_RELAY_EVENTS_PRUNE] = "DELETE FROM relay_events WHERE time_ms < ?1",
+	[ST_RELAY_COUNTER_ADD] = "INSERT INTO relay_counters (dest, name, value)"
+		" VALUES (?1, ?2, ?3)"
+		" ON CONFLICT (dest, name) DO UPDATE SET value = value + excluded.value",
+	/* BINARY collation, primary key order: no sort. */
+	[ST_RELAY_COUNTERS] = "SELECT dest, name, value FROM relay_counters"
+		" ORDER BY dest, name",
 };
 
 struct sqlite_store {
@@ -263,6 +318,21 @@ static char *col_str(sqlite3_stmt *st, int i)
 	if (t == NULL)
 		return xstrdup("");
 	return xstrndup((const char *)t, (size_t)n);
+}
+
+/* NULL stays NULL (optional fields). */
+static char *col_str_or_null(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? NULL : col_str(st, i);
+}
+
+/* NULL is bound as SQL NULL, not "" (unlike bind_text). */
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s != NULL)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
 }
 
 static bool damaged(struct sqlite_store *q, const char *what, struct err *err)
@@ -882,6 +952,132 @@ static bool sqlite_msgs_clear(struct store *s, int64_t folder_id, struct err *er
 	return run(q, st, "cannot forget the messages of a folder pair", err);
 }
 
+/* --- relay --------------------------------------------------------------- */
+
+static bool sqlite_relay_event_add(struct store *s, const struct store_relay_event *e,
+				   struct err *err)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = stmt_get(q, ST_RELAY_EVENT_ADD, err);
+
+	if (st == NULL)
+		return false;
+	sqlite3_bind_int64(st, 1, e->time_ms);
+	bind_text(st, 2, e->trace_id);
+	bind_text_or_null(st, 3, e->message_id);
+	bind_text(st, 4, e->event);
+	bind_text_or_null(st, 5, e->dest);
+	bind_text_or_null(st, 6, e->rcpt);
+	bind_text_or_null(st, 7, e->detail);
+	return run(q, st, "cannot record a relay event", err);
+}
+
+static bool sqlite_relay_events_find(struct store *s, const char *bare, const char *angled,
+				     struct store_relay_event **out, size_t *count_r,
+				     struct err *err)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = stmt_get(q, ST_RELAY_EVENTS_FIND, err);
+	struct store_relay_event *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	if (st == NULL)
+		return false;
+	bind_text(st, 1, bare);
+	bind_text(st, 2, angled);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_relay_event *e;
+
+		if (n == cap) {
+			cap = cap != 0 ? cap * 2 : 16;
+			v = xreallocarray(v, cap, sizeof *v);
+		}
+		e = &v[n++];
+		e->time_ms = sqlite3_column_int64(st, 0);
+		e->trace_id = col_str(st, 1);
+		e->message_id = col_str_or_null(st, 2);
+		e->event = col_str(st, 3);
+		e->dest = col_str_or_null(st, 4);
+		e->rcpt = col_str_or_null(st, 5);
+		e->detail = col_str_or_null(st, 6);
+	}
+	if (rc != SQLITE_DONE) {
+		fail(q, rc, "cannot read the relay's events", err);
+		sqlite3_reset(st);
+		store_relay_events_free(v, n);
+		return false;
+	}
+	sqlite3_reset(st);
+	*out = v;
+	*count_r = n;
+	return true;
+}
+
+static bool sqlite_relay_events_prune(struct store *s, int64_t cutoff_ms, size_t *removed_r,
+				      struct err *err)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = stmt_get(q, ST_RELAY_EVENTS_PRUNE, err);
+
+	if (st == NULL)
+		return false;
+	sqlite3_bind_int64(st, 1, cutoff_ms);
+	if (!run(q, st, "cannot remove old relay events", err))
+		return false;
+	*removed_r = (size_t)sqlite3_changes64(q->db);
+	return true;
+}
+
+static bool sqlite_relay_counter_add(struct store *s, const char *dest, const char *name,
+				     int64_t delta, struct err *err)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = stmt_get(q, ST_RELAY_COUNTER_ADD, err);
+
+	if (st == NULL)
+		return false;
+	bind_text(st, 1, dest);
+	bind_text(st, 2, name);
+	sqlite3_bind_int64(st, 3, delta);
+	return run(q, st, "cannot update a relay counter", err);
+}
+
+static bool sqlite_relay_counters(struct store *s, struct store_relay_counter **out,
+				  size_t *count_r, struct err *err)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = stmt_get(q, ST_RELAY_COUNTERS, err);
+	struct store_relay_counter *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	if (st == NULL)
+		return false;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_relay_counter *c;
+
+		if (n == cap) {
+			cap = cap != 0 ? cap * 2 : 16;
+			v = xreallocarray(v, cap, sizeof *v);
+		}
+		c = &v[n++];
+		c->dest = col_str(st, 0);
+		c->name = col_str(st, 1);
+		c->value = sqlite3_column_int64(st, 2);
+	}
+	if (rc != SQLITE_DONE) {
+		fail(q, rc, "cannot read the relay's counters", err);
+		sqlite3_reset(st);
+		store_relay_counters_free(v, n);
+		return false;
+	}
+	sqlite3_reset(st);
+	*out = v;
+	*count_r = n;
+	return true;
+}
+
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.close = sqlite_close,
@@ -896,4 +1092,9 @@ static const struct store_ops sqlite_ops = {
 	.msg_put = sqlite_msg_put,
 	.msg_delete = sqlite_msg_delete,
 	.msgs_clear = sqlite_msgs_clear,
+	.relay_event_add = sqlite_relay_event_add,
+	.relay_events_find = sqlite_relay_events_find,
+	.relay_events_prune = sqlite_relay_events_prune,
+	.relay_counter_add = sqlite_relay_counter_add,
+	.relay_counters = sqlite_relay_counters,
 };

@@ -1,0 +1,157 @@
+/* cmd_status.c — `mailshift status`: one screen for the migration: groups
+ * and their phases, the relay's counters per destination (accepted,
+ * delivered, deferred, bounced, queued ...) from the state store, and what
+ * the relay's queue holds now. (Sync lag and DNS state join it later.) */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/json.h"
+#include "relay/spool.h"
+#include "store/store.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: mailshift status [-c FILE] [--json]\n"
+		"\n"
+		"Groups and phases, relay counters per destination, the relay's queue.\n");
+}
+
+int cmd_status(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	const char *cpath = NULL;
+	bool json = false;
+	struct err err;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'c': cpath = optarg; break;
+		case 'j': json = true; break;
+		case 'h': usage(stdout); return EXIT_OK;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (cpath == NULL)
+		cpath = config_default_path();
+	if (cpath == NULL) {
+		fprintf(stderr, "mailshift status: no configuration: give -c FILE\n");
+		return EXIT_USAGE;
+	}
+	err_clear(&err);
+	struct config *cfg = config_load(cpath, &err);
+	if (cfg == NULL) {
+		fprintf(stderr, "mailshift status: %s\n", err.msg);
+		return EXIT_USAGE;
+	}
+	struct store_relay_counter *cv = NULL;
+	size_t nc = 0;
+	if (cfg->state) {
+		struct store *st = store_open(cfg->state, &err);
+		if (st == NULL || !store_relay_counters(st, &cv, &nc, &err)) {
+			fprintf(stderr, "mailshift status: %s\n", err.msg);
+			store_close(&st);
+			config_free(&cfg);
+			return EXIT_USAGE;
+		}
+		store_close(&st);
+	}
+	size_t nq = 0, nh = 0;
+	bool relay_running = false;
+	struct spool *sp = cfg->relay.spool ? spool_open(cfg->relay.spool, 0, &err) : NULL;
+	if (sp) {
+		char (*ids)[SPOOL_ID_SIZE] = NULL;
+		if (spool_list(sp, SPOOL_QUEUE, &ids, &nq, &err))
+			spool_ids_free(ids);
+		ids = NULL;
+		if (spool_list(sp, SPOOL_HOLD, &ids, &nh, &err))
+			spool_ids_free(ids);
+		relay_running = spool_locked(sp);
+		spool_close(&sp);
+	}
+	struct buf b;
+	buf_init(&b, 0);
+	if (json) {
+		int f = 1;
+		buf_append_char(&b, '{');
+		json_key(&b, "groups", &f);
+		buf_append_char(&b, '[');
+		for (size_t i = 0; i < cfg->group_count; i++) {
+			int g = 1;
+			buf_append_str(&b, i ? ",{" : "{");
+			json_key(&b, "name", &g);
+			json_str(&b, cfg->groups[i].name);
+			json_key(&b, "phase", &g);
+			json_str(&b, cfg->groups[i].phase);
+			json_key(&b, "accounts", &g);
+			buf_printf(&b, "%zu", cfg->groups[i].account_count);
+			buf_append_char(&b, '}');
+		}
+		buf_append_char(&b, ']');
+		json_key(&b, "relay", &f);
+		buf_append_char(&b, '{');
+		int g = 1;
+		json_key(&b, "running", &g);
+		buf_append_str(&b, relay_running ? "true" : "false");
+		json_key(&b, "queue", &g);
+		buf_printf(&b, "%zu", nq);
+		json_key(&b, "hold", &g);
+		buf_printf(&b, "%zu", nh);
+		json_key(&b, "counters", &g);
+		buf_append_char(&b, '{');
+		const char *cur = NULL;
+		int h = 1, k = 1;
+		for (size_t i = 0; i < nc; i++) {
+			if (cur == NULL || strcmp(cur, cv[i].dest) != 0) {
+				if (cur)
+					buf_append_char(&b, '}');
+				cur = cv[i].dest;
+				json_key(&b, cur, &h);
+				buf_append_char(&b, '{');
+				k = 1;
+			}
+			json_key(&b, cv[i].name, &k);
+			buf_printf(&b, "%lld", (long long)cv[i].value);
+		}
+		if (cur)
+			buf_append_char(&b, '}');
+		buf_append_str(&b, "}}}\n");
+	} else {
+		buf_printf(&b, "groups:\n");
+		for (size_t i = 0; i < cfg->group_count; i++)
+			buf_printf(&b, "  %-20s phase %-5s %zu account(s)\n", cfg->groups[i].name,
+				   cfg->groups[i].phase ? cfg->groups[i].phase : "old",
+				   cfg->groups[i].account_count);
+		buf_printf(&b, "relay: %s; queue: %zu message(s), on hold: %zu\n",
+			   relay_running ? "running" : "not running", nq, nh);
+		const char *cur = NULL;
+		for (size_t i = 0; i < nc; i++) {
+			if (cur == NULL || strcmp(cur, cv[i].dest) != 0) {
+				cur = cv[i].dest;
+				buf_printf(&b, "%s  %-7s", i ? "\n" : "", cur);
+			}
+			buf_printf(&b, " %s=%lld", cv[i].name, (long long)cv[i].value);
+		}
+		if (nc)
+			buf_append_char(&b, '\n');
+	}
+	fwrite(b.data, 1, b.len, stdout);
+	buf_free(&b);
+	store_relay_counters_free(cv, nc);
+	config_free(&cfg);
+	return EXIT_OK;
+}
