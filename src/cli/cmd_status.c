@@ -1,9 +1,13 @@
 /* cmd_status.c — `mailshift status`: one screen for the migration: groups
  * and their phases, the relay's counters per destination (accepted,
- * delivered, deferred, bounced, queued ...) from the state store, and what
- * the relay's queue holds now. (Sync lag and DNS state join it later.) */
+ * delivered, deferred, rejected, bounced, expired) from the state store, and
+ * what the relay's queue holds now per destination ("queued": deliveries
+ * still to make, counted from the spool itself, which stays exact across
+ * crashes where a running counter would drift). (Sync lag and DNS state
+ * join it later.) */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "cli/commands.h"
@@ -19,6 +23,54 @@ static void usage(FILE *f)
 		"usage: mailshift status [-c FILE] [--json]\n"
 		"\n"
 		"Groups and phases, relay counters per destination, the relay's queue.\n");
+}
+
+static const unsigned dest_bits[SPOOL_NDEST] = { SPOOL_OLD, SPOOL_NEW, SPOOL_BOUNCE };
+
+/* Messages in a spool folder, and per destination the deliveries not ended. */
+static void count_spool(struct spool *sp, enum spool_where where, size_t *n_r,
+			uint64_t pend[SPOOL_NDEST])
+{
+	char (*ids)[SPOOL_ID_SIZE] = NULL;
+	size_t n = 0;
+	struct err err;
+
+	err_clear(&err);
+	*n_r = 0;
+	if (!spool_list(sp, where, &ids, &n, &err))
+		return;
+	for (size_t k = 0; k < n; k++) {
+		struct spool_env e = { 0 };
+		struct spool_status st = { 0 };
+		err_clear(&err);
+		if (!spool_load(sp, where, ids[k], &e, &st, &err))
+			continue;   /* delivered meanwhile */
+		(*n_r)++;
+		for (size_t i = 0; i < e.nrcpt; i++)
+			for (unsigned d = 0; d < SPOOL_NDEST; d++)
+				if ((e.rcpts[i].dests & dest_bits[d]) &&
+				    st.st[i * SPOOL_NDEST + d].outcome == SPOOL_PENDING)
+					pend[d]++;
+		spool_env_free(&e);
+		spool_status_free(&st);
+	}
+	spool_ids_free(ids);
+}
+
+/* The counters of one destination, with "queued" from the spool. */
+static void dest_json(struct buf *b, const struct store_relay_counter *cv, size_t nc,
+		      const char *dest, uint64_t queued)
+{
+	int k = 1;
+	buf_append_char(b, '{');
+	for (size_t i = 0; i < nc; i++)
+		if (strcmp(cv[i].dest, dest) == 0) {
+			json_key(b, cv[i].name, &k);
+			buf_printf(b, "%lld", (long long)cv[i].value);
+		}
+	json_key(b, "queued", &k);
+	buf_printf(b, "%llu", (unsigned long long)queued);
+	buf_append_char(b, '}');
 }
 
 int cmd_status(int argc, char **argv)
@@ -71,15 +123,12 @@ int cmd_status(int argc, char **argv)
 		store_close(&st);
 	}
 	size_t nq = 0, nh = 0;
+	uint64_t pend[SPOOL_NDEST] = { 0 };
 	bool relay_running = false;
 	struct spool *sp = cfg->relay.spool ? spool_open(cfg->relay.spool, 0, &err) : NULL;
 	if (sp) {
-		char (*ids)[SPOOL_ID_SIZE] = NULL;
-		if (spool_list(sp, SPOOL_QUEUE, &ids, &nq, &err))
-			spool_ids_free(ids);
-		ids = NULL;
-		if (spool_list(sp, SPOOL_HOLD, &ids, &nh, &err))
-			spool_ids_free(ids);
+		count_spool(sp, SPOOL_QUEUE, &nq, pend);
+		count_spool(sp, SPOOL_HOLD, &nh, pend);
 		relay_running = spool_locked(sp);
 		spool_close(&sp);
 	}
@@ -113,22 +162,11 @@ int cmd_status(int argc, char **argv)
 		buf_printf(&b, "%zu", nh);
 		json_key(&b, "counters", &g);
 		buf_append_char(&b, '{');
-		const char *cur = NULL;
-		int h = 1, k = 1;
-		for (size_t i = 0; i < nc; i++) {
-			if (cur == NULL || strcmp(cur, cv[i].dest) != 0) {
-				if (cur)
-					buf_append_char(&b, '}');
-				cur = cv[i].dest;
-				json_key(&b, cur, &h);
-				buf_append_char(&b, '{');
-				k = 1;
-			}
-			json_key(&b, cv[i].name, &k);
-			buf_printf(&b, "%lld", (long long)cv[i].value);
+		int h = 1;
+		for (unsigned d = 0; d < SPOOL_NDEST; d++) {
+			json_key(&b, spool_dest_name(dest_bits[d]), &h);
+			dest_json(&b, cv, nc, spool_dest_name(dest_bits[d]), pend[d]);
 		}
-		if (cur)
-			buf_append_char(&b, '}');
 		buf_append_str(&b, "}}}\n");
 	} else {
 		buf_printf(&b, "groups:\n");
@@ -138,16 +176,14 @@ int cmd_status(int argc, char **argv)
 				   cfg->groups[i].account_count);
 		buf_printf(&b, "relay: %s; queue: %zu message(s), on hold: %zu\n",
 			   relay_running ? "running" : "not running", nq, nh);
-		const char *cur = NULL;
-		for (size_t i = 0; i < nc; i++) {
-			if (cur == NULL || strcmp(cur, cv[i].dest) != 0) {
-				cur = cv[i].dest;
-				buf_printf(&b, "%s  %-7s", i ? "\n" : "", cur);
-			}
-			buf_printf(&b, " %s=%lld", cv[i].name, (long long)cv[i].value);
-		}
-		if (nc)
+		for (unsigned d = 0; d < SPOOL_NDEST; d++) {
+			const char *dn = spool_dest_name(dest_bits[d]);
+			buf_printf(&b, "  %-7s queued=%llu", dn, (unsigned long long)pend[d]);
+			for (size_t i = 0; i < nc; i++)
+				if (strcmp(cv[i].dest, dn) == 0)
+					buf_printf(&b, " %s=%lld", cv[i].name, (long long)cv[i].value);
 			buf_append_char(&b, '\n');
+		}
 	}
 	fwrite(b.data, 1, b.len, stdout);
 	buf_free(&b);

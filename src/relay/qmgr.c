@@ -138,6 +138,8 @@ static void record(struct relay *r, struct qmsg *q, size_t rcpt, unsigned di,
 			  q->env.id, err.msg);
 }
 
+static unsigned pending_pairs(struct qmsg *q, unsigned di);
+
 static int64_t retry_after(struct relay *r, unsigned attempts)
 {
 	if (r->set.nretry == 0)
@@ -288,7 +290,6 @@ static void bounce(struct relay *r, struct qmsg *q, unsigned di, struct failed *
 		    "client=local from=<> size=%zu nrcpt=1 (bounce of %s)", (size_t)env.size,
 		    q->env.id);
 	relay_count(r, SPOOL_BOUNCE, "accepted", 1);
-	relay_count(r, SPOOL_BOUNCE, "queued", 1);
 	qmgr_accepted(r, &env);
 }
 
@@ -309,7 +310,6 @@ static void expire(struct relay *r, struct qmsg *q, unsigned di)
 		relay_event(r, q->env.id, q->env.message_id, "expired", dest_bits[di],
 			    q->env.rcpts[i].addr, "%s", why);
 		relay_count(r, dest_bits[di], "expired", 1);
-		relay_count(r, dest_bits[di], "queued", -1);
 		if (q->env.rcpts[i].primary == dest_bits[di]) {
 			f[nf] = (struct failed){ .rcpt = i, .code = 0, .text = why };
 			snprintf(f[nf].enhanced, sizeof f[nf].enhanced, "4.4.7");
@@ -370,7 +370,8 @@ void qmgr_run(struct relay *r)
 				expire(r, q, d);
 				continue;
 			}
-			if (r->dest_wait[d] > now)
+			if (r->dest_wait[d] > now ||
+			    (r->dest_probe[d] && deliver_pool_busy(r->pool[d]) > 0))
 				continue;
 			if (deliver_pool_busy(r->pool[d]) >=
 			    INFLIGHT_PER_THREAD * r->set.concurrency)
@@ -417,6 +418,10 @@ static void apply(struct relay *r, struct deliver_job *j)
 	if (j->conn_failed) {
 		log_warn("relay: %s: dest=%s: %s", j->id, dname, j->conn_error);
 		r->dest_wait[di] = now + retry_after(r, 1);
+		r->dest_probe[di] = true;
+	} else if (r->dest_probe[di]) {
+		log_info("relay: dest=%s answers again", dname);
+		r->dest_probe[di] = false;   /* qmgr_results runs the queue next */
 	}
 	for (size_t k = 0; k < j->n; k++) {
 		size_t i = j->rcpt_idx[k];
@@ -436,13 +441,11 @@ static void apply(struct relay *r, struct deliver_job *j)
 				    "relay=%s delay=%.2f (%s)", j->peer ? j->peer : "?",
 				    j->seconds, text);
 			relay_count(r, j->dest, "delivered", 1);
-			relay_count(r, j->dest, "queued", -1);
 		} else if (res->code >= 500 && primary) {
 			record(r, q, i, di, SPOOL_FAILED, text);
 			relay_event(r, q->env.id, q->env.message_id, "bounced", j->dest, addr,
 				    "relay=%s (%s)", j->peer ? j->peer : "?", text);
 			relay_count(r, j->dest, "bounced", 1);
-			relay_count(r, j->dest, "queued", -1);
 			f[nf] = (struct failed){ .rcpt = i, .code = res->code,
 						 .text = xstrdup(res->text ? res->text : ""),
 						 .peer = j->peer ? xstrdup(j->peer) : NULL };
@@ -507,9 +510,9 @@ void qmgr_accepted(struct relay *r, struct spool_env *env)
 	q->st.nrcpt = q->env.nrcpt;
 	q->st.st = xcalloc(q->env.nrcpt * SPOOL_NDEST + 1, sizeof *q->st.st);
 	insert(r, q);
-	if (!r->run_soon && r->tick != NULL) {
+	if (!r->run_soon && r->kick != NULL) {
 		r->run_soon = true;
-		event_active(r->tick, EV_TIMEOUT, 0);
+		event_active(r->kick, EV_TIMEOUT, 0);
 	}
 }
 
@@ -534,6 +537,17 @@ bool qmgr_load(struct relay *r, struct err *err)
 			}
 			q->where = wh[w];
 			insert(r, q);
+			/* a delivery done but not yet logged when we stopped is done
+			 * again (at-least-once): this line explains such a copy */
+			char what[64] = "";
+			for (unsigned d = 0; d < SPOOL_NDEST; d++) {
+				if (pending_pairs(q, d) > 0)
+					snprintf(what + strlen(what), sizeof what - strlen(what),
+						 " %s", spool_dest_name(dest_bits[d]));
+			}
+			if (what[0] && wh[w] == SPOOL_QUEUE)
+				log_info("relay: %s: requeued at start, still to deliver to:%s",
+					 q->env.id, what);
 		}
 		if (n > 0)
 			log_info("relay: %zu message(s) found in %s", n,
@@ -565,6 +579,7 @@ void qmgr_flush(struct relay *r)
 	for (size_t k = 0; k < r->nmsgs; k++)
 		memset(r->msgs[k]->next_try, 0, sizeof r->msgs[k]->next_try);
 	memset(r->dest_wait, 0, sizeof r->dest_wait);
+	memset(r->dest_probe, 0, sizeof r->dest_probe);
 	log_info("relay: flush: every deferred message is tried now");
 	qmgr_run(r);
 }
@@ -646,11 +661,6 @@ bool qmgr_delete(struct relay *r, const char *id, const char **why)
 		log_error("relay: %s: %s", id, err.msg);
 		*why = "cannot remove the queue file (see the relay's log)";
 		return false;
-	}
-	for (unsigned d = 0; d < SPOOL_NDEST; d++) {
-		unsigned n = pending_pairs(q, d);
-		if (n > 0)
-			relay_count(r, dest_bits[d], "queued", -(int64_t)n);
 	}
 	relay_event(r, id, q->env.message_id, "deleted", 0, NULL, "by the administrator");
 	relay_events_flush(r);

@@ -298,7 +298,7 @@ static void teardown(struct relay *r)
 	for (size_t i = 0; i < r->nlisteners; i++)
 		evconnlistener_free(r->listeners[i]);
 	free(r->listeners);
-	struct event **evs[] = { &r->tick, &r->res_ev, &r->sig_term, &r->sig_int, &r->sig_hup,
+	struct event **evs[] = { &r->tick, &r->kick, &r->res_ev, &r->sig_term, &r->sig_int, &r->sig_hup,
 				 &r->sig_usr1 };
 	for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
 		if (*evs[i]) {
@@ -368,6 +368,7 @@ int relay_run(const struct relay_run_opts *opts, struct err *err)
 	}
 	r->res_ev = event_new(r->base, r->res_pipe[0], EV_READ | EV_PERSIST, on_results, r);
 	r->tick = event_new(r->base, -1, EV_PERSIST, on_tick, r);
+	r->kick = event_new(r->base, -1, 0, on_tick, r);
 	r->sig_term = evsignal_new(r->base, SIGTERM, on_stop, r);
 	r->sig_int = evsignal_new(r->base, SIGINT, on_stop, r);
 	r->sig_hup = evsignal_new(r->base, SIGHUP, on_hup, r);

@@ -142,7 +142,12 @@ struct relay {
 	size_t nmsgs, capmsgs;
 	struct deliver_pool *pool[SPOOL_NDEST];
 	struct event *tick;              /* 1 s timer: due retries */
+	/* "run the queue soon": a one-shot event of its own. (Activating the
+	 * persistent tick by hand made libevent 2.1 drop its timeout: the
+	 * relay then never retried a deferred message.) */
+	struct event *kick;
 	int64_t dest_wait[SPOOL_NDEST];  /* a destination's connection failed: not before */
+	bool dest_probe[SPOOL_NDEST];    /* ... and then one job at a time until one connects */
 	bool run_soon;
 
 	/* results from workers */

@@ -366,10 +366,8 @@ static void data_end(struct session *s, enum smtp_data_result res)
 		    s->helo[0] ? s->helo : "-", s->env.sender, (unsigned long long)size,
 		    s->env.nrcpt, s->tls ? " tls" : "", s->smtputf8 ? " smtputf8" : "");
 	for (unsigned d = SPOOL_OLD; d <= SPOOL_NEW; d <<= 1)
-		if (dests & d) {
+		if (dests & d)
 			relay_count(r, d, "accepted", 1);
-			relay_count(r, d, "queued", 1);
-		}
 	struct spool_env env = s->env;
 	memset(&s->env, 0, sizeof s->env);
 	tx_reset(s);

@@ -80,9 +80,9 @@ hostname = relay.example.jp
 spool = $T/spool
 default_phase = old
 primary = old
-retry_intervals = 1s, 2s
+retry_intervals = ${RELAY_RETRY:-1s, 2s}
 queue_lifetime = 1h
-concurrency = 4
+concurrency = ${RELAY_CONCURRENCY:-4}
 bounce_relay = smtp://127.0.0.1:${SINK_PORT_bounce:-${SINK_PORT_old}}
 $(printf '%s\n' "$@")
 

@@ -152,9 +152,31 @@ sleep 2
 "$MAILSHIFT" queue -c "$T/relay.conf" list | grep -q "$id_s" || fail "shadow-rejected message not kept for retry"
 sink_stop new
 SINK_PORT_new=$SINK_PORT_new sink_start new
-"$MAILSHIFT" queue -c "$T/relay.conf" flush
+# no flush: the retry timer (retry_intervals = 1s, 2s) must bring it
 wait_until 15 grep -q "$id_s alice@example.jp" <(sink_traces new) || fail "shadow copy not delivered after the new server accepted again"
-pass "5xx at the shadow (new): never bounced, retried, delivered once new accepts"
+pass "5xx at the shadow (new): never bounced, retried by the timer, delivered once new accepts"
+
+# queue_lifetime reached at the primary: a "delayed too long" DSN (4.4.7)
+sed -i 's/^queue_lifetime = 1h$/queue_lifetime = 3s/' "$T/relay.conf"
+kill -HUP "$RELAY_PID"
+sleep 1
+sink_stop old
+before=$(sink_count bounce)
+send bob@example.jp   # (recipients = known since the SIGHUP above)
+id_e=$(queued_id)
+[ -n "$id_e" ] || { cat "$SWAKS_OUT"; fail "not accepted"; }
+wait_until 20 grep -q "$id_e: expired dest=old to=<bob@example.jp>" "$T/relay.log" || fail "no expiry at old"
+wait_until 20 [ "$(sink_count bounce)" -gt "$before" ] || fail "no DSN on expiry"
+dsn=$(ls -t "$T"/sink-bounce/* | head -1)
+python3 "$TOOLS/sinkdump.py" message "$dsn" >"$T/dsn2.eml"
+python3 "$TOOLS/check_dsn.py" --expect-rcpt bob@example.jp --expect-status 4.4.7 "$T/dsn2.eml" \
+	>"$T/dsn2-check.txt" 2>&1 || { cat "$T/dsn2-check.txt"; fail "the expiry DSN is not valid"; }
+"$MAILSHIFT" queue -c "$T/relay.conf" list | grep -q "$id_e" && fail "expired message still queued"
+SINK_PORT_old=$SINK_PORT_old sink_start old
+sed -i 's/^queue_lifetime = 3s$/queue_lifetime = 1h/' "$T/relay.conf"
+kill -HUP "$RELAY_PID"
+sleep 1
+pass "queue_lifetime reached at the primary: expired, DSN with Status 4.4.7 to the sender"
 
 # --- hostile input -----------------------------------------------------------------------
 before_old=$(sink_count old)
