@@ -425,3 +425,10 @@ if [ $BAD -ne 0 ]; then
 	die "VERIFICATION FAILED: at least one copy was incomplete or wrong (see FAIL lines above)"
 fi
 step "every copy verified complete"
+
+# ---------------------------------------------------------------- relay
+# The relay bench (bench/relay_bench.sh, README "The relay bench"): mailshift relay against
+# Postfix with recipient_bcc_maps. BENCH_RELAY=0 skips it.
+if [ "${BENCH_RELAY:-1}" != 0 ]; then
+	MAILSHIFT=$MAILSHIFT "$ROOT/bench/relay_bench.sh"
+fi

@@ -21,6 +21,7 @@ static void usage(FILE *f)
 		"  -c FILE      configuration (default ./mailshift.conf, then\n"
 		"               /etc/mailshift/mailshift.conf)\n"
 		"  -q           log warnings and errors only (default: one line per event)\n"
+		"  --syslog     log to syslog (facility mail) instead of stderr\n"
 		"  --announce   print \"listening on HOST:PORT\" on stdout once bound\n"
 		"\n"
 		"Signals: SIGTERM/SIGINT stop (the queue stays on disk), SIGHUP re-reads the\n"
@@ -33,6 +34,7 @@ int cmd_relay(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "announce", no_argument, NULL, 'A' },
+		{ "syslog", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -46,6 +48,7 @@ int cmd_relay(int argc, char **argv)
 		case 'c': o.config_path = optarg; break;
 		case 'q': log_set_level(LOG_WARN); break;
 		case 'A': o.announce = true; break;
+		case 'S': log_use_syslog("mailshift/relay"); break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_USAGE;
 		}

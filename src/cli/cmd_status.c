@@ -64,7 +64,9 @@ static void dest_json(struct buf *b, const struct store_relay_counter *cv, size_
 	int k = 1;
 	buf_append_char(b, '{');
 	for (size_t i = 0; i < nc; i++)
-		if (strcmp(cv[i].dest, dest) == 0) {
+		/* queued: the spool's count (the relay's gauge in the store lags
+		 * by up to a second and is absent when no relay ran) */
+		if (strcmp(cv[i].dest, dest) == 0 && strcmp(cv[i].name, "queued") != 0) {
 			json_key(b, cv[i].name, &k);
 			buf_printf(b, "%lld", (long long)cv[i].value);
 		}
@@ -180,7 +182,7 @@ int cmd_status(int argc, char **argv)
 			const char *dn = spool_dest_name(dest_bits[d]);
 			buf_printf(&b, "  %-7s queued=%llu", dn, (unsigned long long)pend[d]);
 			for (size_t i = 0; i < nc; i++)
-				if (strcmp(cv[i].dest, dn) == 0)
+				if (strcmp(cv[i].dest, dn) == 0 && strcmp(cv[i].name, "queued") != 0)
 					buf_printf(&b, " %s=%lld", cv[i].name, (long long)cv[i].value);
 			buf_append_char(&b, '\n');
 		}

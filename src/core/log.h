@@ -14,6 +14,9 @@ enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG, LOG_TRACE };
 
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
+/* Send every later line to syslog (facility mail, ident as given) instead
+ * of stderr: `mailshift relay --syslog`. */
+void log_use_syslog(const char *ident);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)

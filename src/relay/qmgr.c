@@ -349,6 +349,46 @@ static bool dispatch(struct relay *r, struct qmsg *q, unsigned di)
 	return true;
 }
 
+/* Keep the store's "queued" gauge equal to what the queue holds. Counted
+ * from the queue rather than by +1/-1 on events, which would drift over
+ * crashes (an event batch lost, a delivery made twice). */
+static void update_gauge(struct relay *r)
+{
+	int64_t n[SPOOL_NDEST] = { 0 };
+
+	if (r->store == NULL)
+		return;
+	if (!r->queued_known) {
+		struct store_relay_counter *cv = NULL;
+		size_t nc = 0;
+		struct err err;
+		err_clear(&err);
+		if (!store_relay_counters(r->store, &cv, &nc, &err))
+			return;
+		for (size_t i = 0; i < nc; i++)
+			for (unsigned d = 0; d < SPOOL_NDEST; d++)
+				if (strcmp(cv[i].name, "queued") == 0 &&
+				    strcmp(cv[i].dest, spool_dest_name(dest_bits[d])) == 0)
+					r->queued_written[d] = cv[i].value;
+		store_relay_counters_free(cv, nc);
+		r->queued_known = true;
+	}
+	for (size_t k = 0; k < r->nmsgs; k++)
+		for (unsigned d = 0; d < SPOOL_NDEST; d++)
+			n[d] += pending_pairs(r->msgs[k], d);
+	for (unsigned d = 0; d < SPOOL_NDEST; d++)
+		if (n[d] != r->queued_written[d]) {
+			relay_count(r, dest_bits[d], "queued", n[d] - r->queued_written[d]);
+			r->queued_written[d] = n[d];
+		}
+}
+
+void qmgr_tick(struct relay *r)
+{
+	update_gauge(r);
+	qmgr_run(r);
+}
+
 void qmgr_run(struct relay *r)
 {
 	int64_t now = time(NULL);

@@ -59,6 +59,13 @@ static void on_tick(evutil_socket_t fd, short what, void *ctx)
 {
 	(void)fd;
 	(void)what;
+	qmgr_tick(ctx);
+}
+
+static void on_kick(evutil_socket_t fd, short what, void *ctx)
+{
+	(void)fd;
+	(void)what;
 	qmgr_run(ctx);
 }
 
@@ -288,6 +295,7 @@ static bool drop_privileges(const struct relay_settings *set, struct err *err)
 
 static void teardown(struct relay *r)
 {
+	commit_pool_free(&r->commit);   /* before the sessions it points to */
 	session_close_all(r);
 	for (unsigned d = 0; d < SPOOL_NDEST; d++)
 		deliver_pool_free(&r->pool[d]);
@@ -368,7 +376,7 @@ int relay_run(const struct relay_run_opts *opts, struct err *err)
 	}
 	r->res_ev = event_new(r->base, r->res_pipe[0], EV_READ | EV_PERSIST, on_results, r);
 	r->tick = event_new(r->base, -1, EV_PERSIST, on_tick, r);
-	r->kick = event_new(r->base, -1, 0, on_tick, r);
+	r->kick = event_new(r->base, -1, 0, on_kick, r);
 	r->sig_term = evsignal_new(r->base, SIGTERM, on_stop, r);
 	r->sig_int = evsignal_new(r->base, SIGINT, on_stop, r);
 	r->sig_hup = evsignal_new(r->base, SIGHUP, on_hup, r);
@@ -380,6 +388,10 @@ int relay_run(const struct relay_run_opts *opts, struct err *err)
 	event_add(r->sig_hup, NULL);
 	event_add(r->sig_usr1, NULL);
 	if (!control_open(r, err))
+		goto out;
+	/* 4 threads: enough for the fsyncs of many sessions to overlap */
+	r->commit = commit_pool_new(r, 4, err);
+	if (r->commit == NULL)
 		goto out;
 	for (unsigned d = SPOOL_OLD, i = 0; d <= SPOOL_BOUNCE; d <<= 1, i++) {
 		struct smtp_client_opts o;

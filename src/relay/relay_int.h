@@ -78,8 +78,10 @@ void qmgr_init(struct relay *r);
 bool qmgr_load(struct relay *r, struct err *err);
 /* A message the session has just committed (env is moved into the qmsg). */
 void qmgr_accepted(struct relay *r, struct spool_env *env);
-/* Dispatch what is due (called by a timer and after each change). */
+/* Dispatch what is due (called after each change). */
 void qmgr_run(struct relay *r);
+/* The 1 s timer: the store's "queued" gauge, then qmgr_run. */
+void qmgr_tick(struct relay *r);
 /* Drain workers' results. */
 void qmgr_results(struct relay *r);
 /* Control operations; false with a reason in *why (static or owned by r). */
@@ -99,12 +101,24 @@ void relay_count(struct relay *r, unsigned dest, const char *name, int64_t delta
 /* Commit what was recorded since the last flush (one transaction). */
 void relay_events_flush(struct relay *r);
 
+/* ---- queue commits off the loop (commit.c) ---- */
+
+struct commit_pool;
+struct session;
+struct commit_pool *commit_pool_new(struct relay *r, unsigned threads, struct err *err);
+/* Commit w in a worker; session_committed(s, ...) is called in the loop
+ * when it is done. */
+void commit_submit(struct commit_pool *p, struct session *s, struct spool_writer *w);
+void commit_pool_free(struct commit_pool **pp);
+
 /* ---- sessions (session.c) ---- */
 
 struct session;
 void session_accept(struct relay *r, evutil_socket_t fd, const struct sockaddr *sa, int salen);
 /* Close every session with 421 (stop). */
 void session_close_all(struct relay *r);
+/* The commit of the session's message is done: reply 250 (or 451) and go on. */
+void session_committed(struct session *s, bool ok, const char *error);
 
 /* ---- the control socket (control.c) ---- */
 
@@ -141,6 +155,7 @@ struct relay {
 	struct qmsg **msgs;              /* sorted by id */
 	size_t nmsgs, capmsgs;
 	struct deliver_pool *pool[SPOOL_NDEST];
+	struct commit_pool *commit;
 	struct event *tick;              /* 1 s timer: due retries */
 	/* "run the queue soon": a one-shot event of its own. (Activating the
 	 * persistent tick by hand made libevent 2.1 drop its timeout: the
@@ -148,6 +163,10 @@ struct relay {
 	struct event *kick;
 	int64_t dest_wait[SPOOL_NDEST];  /* a destination's connection failed: not before */
 	bool dest_probe[SPOOL_NDEST];    /* ... and then one job at a time until one connects */
+	/* the "queued" gauge in the store: deliveries still to make, set from
+	 * the in-memory queue (exact: loaded from the spool) once a second */
+	int64_t queued_written[SPOOL_NDEST];
+	bool queued_known;
 	bool run_soon;
 
 	/* results from workers */

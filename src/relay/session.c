@@ -52,7 +52,7 @@
 #define READ_HIGH_WATER (256 * 1024)
 #define MAX_ERRORS 10
 
-enum sstate { S_CMD, S_DATA, S_CLOSING };
+enum sstate { S_CMD, S_DATA, S_COMMIT, S_CLOSING };
 
 struct session {
 	struct session *prev, *next;
@@ -78,6 +78,7 @@ struct session {
 	struct spool_env env;       /* what the writer was begun with */
 	struct event *data_timer;
 	struct timespec t0;
+	bool dead;                  /* the client left while a commit was out */
 };
 
 static void on_read(struct bufferevent *bev, void *ctx);
@@ -324,7 +325,6 @@ static void data_out(struct session *s, const char *p, size_t n)
 static void data_end(struct session *s, enum smtp_data_result res)
 {
 	struct relay *r = s->r;
-	struct err err;
 	uint64_t size = smtp_data_size(&s->dp);
 
 	evtimer_del(s->data_timer);
@@ -347,31 +347,60 @@ static void data_end(struct session *s, enum smtp_data_result res)
 	}
 	if (!s->hdr_done && !s->write_failed)
 		data_start_writer(s);
-	err_clear(&err);
-	if (s->write_failed || !spool_writer_commit(&s->w, &err)) {
-		if (!s->write_failed)
-			log_error("relay: %s: cannot queue a message: %s", s->client, err.msg);
+	if (s->write_failed || s->w == NULL) {
 		reply(s, "451 4.3.0 Error: queue file write error; try again later");
 		tx_reset(s);
 		return;
 	}
-	/* On disk: now, and only now, the 250. */
-	reply(s, "250 2.0.0 Ok: queued as %s", s->env.id);
+	/* The fsyncs run in a commit thread; nothing is read meanwhile
+	 * (pipelined commands wait in the buffer). */
 	s->env.size = size;
-	unsigned dests = 0;
-	for (size_t i = 0; i < s->env.nrcpt; i++)
-		dests |= s->env.rcpts[i].dests;
-	relay_event(r, s->env.id, s->env.message_id, "received", 0, NULL,
-		    "client=%s helo=%s from=<%s> size=%llu nrcpt=%zu%s%s", s->client,
-		    s->helo[0] ? s->helo : "-", s->env.sender, (unsigned long long)size,
-		    s->env.nrcpt, s->tls ? " tls" : "", s->smtputf8 ? " smtputf8" : "");
-	for (unsigned d = SPOOL_OLD; d <= SPOOL_NEW; d <<= 1)
-		if (dests & d)
-			relay_count(r, d, "accepted", 1);
-	struct spool_env env = s->env;
-	memset(&s->env, 0, sizeof s->env);
+	s->state = S_COMMIT;
+	bufferevent_disable(s->bev, EV_READ);
+	struct spool_writer *w = s->w;
+	s->w = NULL;
+	commit_submit(r->commit, s, w);
+}
+
+void session_committed(struct session *s, bool ok, const char *error)
+{
+	struct relay *r = s->r;
+
+	if (!ok) {
+		log_error("relay: %s: cannot queue a message: %s", s->client, error);
+		if (!s->dead)
+			reply(s, "451 4.3.0 Error: queue file write error; try again later");
+	} else {
+		/* On disk: now, and only now, the 250. */
+		if (!s->dead)
+			reply(s, "250 2.0.0 Ok: queued as %s", s->env.id);
+		else
+			log_info("relay: %s: %s: the client left before its 250; the message is "
+				 "queued and will be delivered (it may send it again)", s->env.id,
+				 s->client);
+		unsigned dests = 0;
+		for (size_t i = 0; i < s->env.nrcpt; i++)
+			dests |= s->env.rcpts[i].dests;
+		relay_event(r, s->env.id, s->env.message_id, "received", 0, NULL,
+			    "client=%s helo=%s from=<%s> size=%llu nrcpt=%zu%s%s", s->client,
+			    s->helo[0] ? s->helo : "-", s->env.sender,
+			    (unsigned long long)s->env.size, s->env.nrcpt, s->tls ? " tls" : "",
+			    s->smtputf8 ? " smtputf8" : "");
+		for (unsigned d = SPOOL_OLD; d <= SPOOL_NEW; d <<= 1)
+			if (dests & d)
+				relay_count(r, d, "accepted", 1);
+		struct spool_env env = s->env;
+		memset(&s->env, 0, sizeof s->env);
+		qmgr_accepted(r, &env);
+	}
 	tx_reset(s);
-	qmgr_accepted(r, &env);
+	if (s->dead) {
+		session_free(s);
+		return;
+	}
+	s->state = S_CMD;
+	bufferevent_enable(s->bev, EV_READ);
+	on_read(s->bev, s);   /* commands that arrived meanwhile */
 }
 
 static void data_feed(struct session *s)
@@ -625,7 +654,7 @@ static void on_read(struct bufferevent *bev, void *ctx)
 	struct evbuffer *in = bufferevent_get_input(bev);
 	char line[SMTP_CMD_LINE_MAX + 3];
 
-	while (s->state != S_CLOSING) {
+	while (s->state != S_CLOSING && s->state != S_COMMIT) {
 		if (s->state == S_DATA) {
 			data_feed(s);
 			if (s->state == S_DATA)
@@ -685,6 +714,12 @@ static void on_event(struct bufferevent *bev, short what, void *ctx)
 		return;
 	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		if (s->state == S_COMMIT) {
+			/* freed when its commit is back (commit.c holds s) */
+			s->dead = true;
+			bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+			return;
+		}
 		if (s->state == S_DATA)
 			log_info("relay: %s: connection lost during DATA; nothing queued",
 				 s->client);

@@ -51,6 +51,17 @@ sink_traces() {
 	python3 "$TOOLS/sinkdump.py" traces "$T/sink-$1"
 }
 
+# sink_more NAME N: the sink holds more than N messages (for wait_until)
+sink_more() {
+	[ "$(sink_count "$1")" -gt "$2" ]
+}
+
+# sink_has NAME PATTERN: a "TRACE RCPT" line of the sink matches (for wait_until:
+# a <(sink_traces ...) argument would be read only once)
+sink_has() {
+	sink_traces "$1" | grep -q -- "$2"
+}
+
 # relay_conf [extra [relay] lines...]: writes $T/relay.conf (+ CSVs) for the
 # relay in front of the two sinks. Groups: sales (both: alice, bob),
 # dev (new: carol); anyone else at example.jp follows default_phase (old).

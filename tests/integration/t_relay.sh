@@ -98,7 +98,7 @@ pass "trace by queue id and by Message-ID: received, delivered to old and new wi
 sink_stop new
 send bob@example.jp --header "Message-Id: <while-down@outside.test>"
 id_down=$(queued_id)
-wait_until 15 grep -q "$id_down bob@example.jp" <(sink_traces old) || fail "primary (old) did not get the message while new was down"
+wait_until 15 sink_has old "$id_down bob@example.jp" || fail "primary (old) did not get the message while new was down"
 wait_until 15 grep -q "deferred dest=new to=<bob@example.jp>" "$T/relay.log" || fail "no deferral logged for new"
 "$MAILSHIFT" queue -c "$T/relay.conf" list >"$T/q.txt"
 grep -q "$id_down" "$T/q.txt" && grep -q "new=deferred" "$T/q.txt" && grep -q "old=done" "$T/q.txt" ||
@@ -119,7 +119,7 @@ SINK_PORT_new=$SINK_PORT_new sink_start new
 sleep 2
 grep -q "$id_down" <(sink_traces new) && fail "a held message was delivered"
 "$MAILSHIFT" queue -c "$T/relay.conf" release "$id_down" || fail "queue release: exit $?"
-wait_until 15 grep -q "$id_down bob@example.jp" <(sink_traces new) || fail "released message not delivered to new"
+wait_until 15 sink_has new "$id_down bob@example.jp" || fail "released message not delivered to new"
 [ "$(grep -c "$id_down" <(sink_traces old))" = 1 ] || fail "old got the message more than once"
 pass "new down: old served at once, new deferred (counted), hold kept it, release delivered it once"
 
@@ -130,12 +130,12 @@ SINK_PORT_old=$SINK_PORT_old sink_start old -f RCPT
 send bob@example.jp --header "Message-Id: <to-bounce@outside.test>"
 id_b=$(queued_id)
 wait_until 20 grep -q "bounced dest=old to=<bob@example.jp>" "$T/relay.log" || fail "no bounce at old"
-wait_until 20 grep -q "sender@outside.test" <(sink_traces bounce) || fail "no DSN reached the bounce relay"
+wait_until 20 sink_has bounce "sender@outside.test" || fail "no DSN reached the bounce relay"
 dsn=$(grep -l "X-Rcpt-Args: <sender@outside.test>" "$T"/sink-bounce/* | head -1)
 python3 "$TOOLS/sinkdump.py" message "$dsn" >"$T/dsn.eml"
 python3 "$TOOLS/check_dsn.py" --expect-rcpt bob@example.jp "$T/dsn.eml" >"$T/dsn-check.txt" 2>&1 ||
 	{ cat "$T/dsn-check.txt"; fail "the DSN is not a valid RFC 3464 report for bob"; }
-grep -q "$id_b" <(sink_traces new) || wait_until 10 grep -q "$id_b" <(sink_traces new) ||
+wait_until 10 sink_has new "$id_b" ||
 	fail "the shadow (new) did not get its copy while old bounced"
 pass "permanent failure at the primary: DSN to the sender (RFC 3464, valid), shadow copy delivered"
 
@@ -153,7 +153,7 @@ sleep 2
 sink_stop new
 SINK_PORT_new=$SINK_PORT_new sink_start new
 # no flush: the retry timer (retry_intervals = 1s, 2s) must bring it
-wait_until 15 grep -q "$id_s alice@example.jp" <(sink_traces new) || fail "shadow copy not delivered after the new server accepted again"
+wait_until 15 sink_has new "$id_s alice@example.jp" || fail "shadow copy not delivered after the new server accepted again"
 pass "5xx at the shadow (new): never bounced, retried by the timer, delivered once new accepts"
 
 # queue_lifetime reached at the primary: a "delayed too long" DSN (4.4.7)
@@ -166,7 +166,7 @@ send bob@example.jp   # (recipients = known since the SIGHUP above)
 id_e=$(queued_id)
 [ -n "$id_e" ] || { cat "$SWAKS_OUT"; fail "not accepted"; }
 wait_until 20 grep -q "$id_e: expired dest=old to=<bob@example.jp>" "$T/relay.log" || fail "no expiry at old"
-wait_until 20 [ "$(sink_count bounce)" -gt "$before" ] || fail "no DSN on expiry"
+wait_until 20 sink_more bounce "$before" || fail "no DSN on expiry"
 dsn=$(ls -t "$T"/sink-bounce/* | head -1)
 python3 "$TOOLS/sinkdump.py" message "$dsn" >"$T/dsn2.eml"
 python3 "$TOOLS/check_dsn.py" --expect-rcpt bob@example.jp --expect-status 4.4.7 "$T/dsn2.eml" \

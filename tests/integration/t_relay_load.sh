@@ -108,10 +108,13 @@ down_at=$SECONDS
 M=$((N * 3 / 10))
 smtp-source -s 20 -m "$M" -l 2000 -f load@load.test -t bob@example.jp \
 	"127.0.0.1:$RELAY_PORT" >"$T/source3.out" 2>&1 || { cat "$T/source3.out"; fail "smtp-source (new down) failed"; }
-wait_until 60 [ "$(sink_count old)" -ge "$M" ] || fail "old (primary) did not get all $M while new was down"
+wait_until 60 sink_more old $((M - 1)) || fail "old (primary) did not get all $M while new was down"
 old_done=$((SECONDS - down_at))
 [ "$(sink_count new)" = 0 ] || fail "new got messages while down?"
+sleep 2   # the relay's "queued" gauge in the store is updated once a second
 "$MAILSHIFT" status -c "$T/relay.conf" --json >"$T/status-down.json"
+gauge=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT value FROM relay_counters WHERE dest = ? AND name = ?", ("new", "queued")).fetchone()[0])' "$T/state.db")
+[ "$gauge" = "$M" ] || fail "the store's queued gauge for new is $gauge, expected $M"
 python3 - "$T/status-down.json" "$M" <<'PY' || fail "counters while new is down"
 import json, sys
 r = json.load(open(sys.argv[1]))["relay"]
