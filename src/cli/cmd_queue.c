@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "core/alloc.h"
 #include "core/buf.h"
@@ -305,25 +306,13 @@ static int offline(struct spool *sp, const char *verb, const char *id)
 
 int cmd_queue(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0, 0, 0, 0 },
-	};
 	const char *cpath = NULL;
 	bool json = false;
 	struct err err;
-	int c, rc;
+	int rc = cli_parse_common(argc, argv, usage, &cpath, &json);
 
-	while ((c = getopt_long(argc, argv, "c:h", lo, NULL)) != -1) {
-		switch (c) {
-		case 'c': cpath = optarg; break;
-		case 'j': json = true; break;
-		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return EXIT_USAGE;
-		}
-	}
+	if (rc >= 0)
+		return rc;
 	if (optind >= argc) {
 		usage(stderr);
 		return EXIT_USAGE;
@@ -343,18 +332,10 @@ int cmd_queue(int argc, char **argv)
 				"'queue list' shows)\n", id);
 		return EXIT_USAGE;
 	}
-	if (cpath == NULL)
-		cpath = config_default_path();
-	if (cpath == NULL) {
-		fprintf(stderr, "mailshift queue: no configuration: give -c FILE\n");
+	struct config *cfg = cli_load_config("queue", cpath);
+	if (cfg == NULL)
 		return EXIT_USAGE;
-	}
 	err_clear(&err);
-	struct config *cfg = config_load(cpath, &err);
-	if (cfg == NULL) {
-		fprintf(stderr, "mailshift queue: %s\n", err.msg);
-		return EXIT_USAGE;
-	}
 	struct spool *sp = spool_open(cfg->relay.spool ? cfg->relay.spool : DEFAULT_SPOOL, 0,
 				      &err);
 	config_free(&cfg);

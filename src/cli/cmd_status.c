@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "core/buf.h"
 #include "core/config.h"
@@ -77,41 +78,21 @@ static void dest_json(struct buf *b, const struct store_relay_counter *cv, size_
 
 int cmd_status(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0, 0, 0, 0 },
-	};
 	const char *cpath = NULL;
 	bool json = false;
 	struct err err;
-	int c;
+	int rc = cli_parse_common(argc, argv, usage, &cpath, &json);
 
-	while ((c = getopt_long(argc, argv, "c:h", lo, NULL)) != -1) {
-		switch (c) {
-		case 'c': cpath = optarg; break;
-		case 'j': json = true; break;
-		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return EXIT_USAGE;
-		}
-	}
+	if (rc >= 0)
+		return rc;
 	if (optind != argc) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (cpath == NULL)
-		cpath = config_default_path();
-	if (cpath == NULL) {
-		fprintf(stderr, "mailshift status: no configuration: give -c FILE\n");
+	struct config *cfg = cli_load_config("status", cpath);
+	if (cfg == NULL)
 		return EXIT_USAGE;
-	}
 	err_clear(&err);
-	struct config *cfg = config_load(cpath, &err);
-	if (cfg == NULL) {
-		fprintf(stderr, "mailshift status: %s\n", err.msg);
-		return EXIT_USAGE;
-	}
 	struct store_relay_counter *cv = NULL;
 	size_t nc = 0;
 	if (cfg->state) {

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "core/buf.h"
 #include "core/config.h"
@@ -25,42 +26,22 @@ static void usage(FILE *f)
 
 int cmd_trace(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0, 0, 0, 0 },
-	};
 	const char *cpath = NULL;
 	bool json = false;
 	struct err err;
-	int c;
+	int rc = cli_parse_common(argc, argv, usage, &cpath, &json);
 
-	while ((c = getopt_long(argc, argv, "c:h", lo, NULL)) != -1) {
-		switch (c) {
-		case 'c': cpath = optarg; break;
-		case 'j': json = true; break;
-		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return EXIT_USAGE;
-		}
-	}
+	if (rc >= 0)
+		return rc;
 	if (optind + 1 != argc) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
 	const char *key = argv[optind];
-	if (cpath == NULL)
-		cpath = config_default_path();
-	if (cpath == NULL) {
-		fprintf(stderr, "mailshift trace: no configuration: give -c FILE\n");
+	struct config *cfg = cli_load_config("trace", cpath);
+	if (cfg == NULL)
 		return EXIT_USAGE;
-	}
 	err_clear(&err);
-	struct config *cfg = config_load(cpath, &err);
-	if (cfg == NULL) {
-		fprintf(stderr, "mailshift trace: %s\n", err.msg);
-		return EXIT_USAGE;
-	}
 	if (cfg->state == NULL) {
 		fprintf(stderr, "mailshift trace: %s has no [migration] state: the relay records "
 				"nothing to trace without it\n", cpath);

@@ -87,6 +87,7 @@ static void run_job(struct deliver_pool *p, struct smtp_client **cp, struct deli
 		err_clear(&err);
 		if (!spool_open_data(p->r->spool, j->where, j->id, &fd, &size, &err)) {
 			j->conn_failed = true;
+			j->local_error = true;
 			j->conn_error = xasprintf("cannot read the queue file: %s", err.msg);
 			return;
 		}

@@ -202,17 +202,23 @@ struct failed {
 	char *peer;
 };
 
-static void bounce(struct relay *r, struct qmsg *q, unsigned di, struct failed *f, size_t nf)
+/* Queue one DSN for the failed recipients. True when it is on disk, or
+ * when none is due (null sender, or the failure is a DSN's own): only then
+ * may the caller record the failures as final. False: nothing was queued
+ * and the failures must stay pending, so that a later pass tries again
+ * (recording them first lost the bounce when the relay stopped in between
+ * or the spool refused the DSN). */
+static bool bounce(struct relay *r, struct qmsg *q, unsigned di, struct failed *f, size_t nf)
 {
 	struct err err;
 
 	if (nf == 0)
-		return;
+		return true;
 	if (q->env.sender[0] == '\0' || di == spool_dest_index(SPOOL_BOUNCE)) {
 		for (size_t i = 0; i < nf; i++)
 			log_warn("relay: %s: to=<%s>: undeliverable and no one to tell (null "
 				 "sender): dropped", q->env.id, q->env.rcpts[f[i].rcpt].addr);
-		return;
+		return true;
 	}
 	struct dsn_rcpt *dr = xcalloc(nf, sizeof *dr);
 	for (size_t i = 0; i < nf; i++) {
@@ -274,11 +280,12 @@ static void bounce(struct relay *r, struct qmsg *q, unsigned di, struct failed *
 	    !spool_writer_commit(&w, &err)) {
 		if (w)
 			spool_writer_abort(&w);
-		log_error("relay: %s: cannot queue a bounce to <%s>: %s", q->env.id,
-			  q->env.sender, ok ? err.msg : "bounce too large");
+		log_error("relay: %s: cannot queue a bounce to <%s>: %s (the failure stays "
+			  "queued; the bounce is tried again)", q->env.id, q->env.sender,
+			  ok ? err.msg : "bounce too large");
 		buf_free(&msg);
 		spool_env_free(&env);
-		return;
+		return false;
 	}
 	buf_free(&msg);
 	err_clear(&err);
@@ -291,6 +298,7 @@ static void bounce(struct relay *r, struct qmsg *q, unsigned di, struct failed *
 		    q->env.id);
 	relay_count(r, SPOOL_BOUNCE, "accepted", 1);
 	qmgr_accepted(r, &env);
+	return true;
 }
 
 /* ---- dispatch ---- */
@@ -300,28 +308,40 @@ static void expire(struct relay *r, struct qmsg *q, unsigned di)
 	struct failed *f = xcalloc(q->env.nrcpt, sizeof *f);
 	size_t nf = 0;
 
+	/* the bounce first (see bounce()), then the final outcomes */
+	for (size_t i = 0; i < q->env.nrcpt; i++) {
+		if (!pending(q, i, di) || q->env.rcpts[i].primary != dest_bits[di])
+			continue;
+		const char *last = state_of(q, i, di)->last_text;
+		f[nf] = (struct failed){ .rcpt = i, .code = 0,
+					 .text = xasprintf("delivery time expired%s%s",
+							   last ? ": " : "", last ? last : "") };
+		snprintf(f[nf].enhanced, sizeof f[nf].enhanced, "4.4.7");
+		nf++;
+	}
+	bool bounced = bounce(r, q, di, f, nf);
 	for (size_t i = 0; i < q->env.nrcpt; i++) {
 		if (!pending(q, i, di))
 			continue;
+		bool primary = q->env.rcpts[i].primary == dest_bits[di];
 		const char *last = state_of(q, i, di)->last_text;
 		char *why = xasprintf("delivery time expired%s%s", last ? ": " : "",
 				      last ? last : "");
+		if (primary && !bounced) {
+			q->next_try[di] = time(NULL) + retry_after(r, 1);
+			free(why);
+			continue;
+		}
 		record(r, q, i, di, SPOOL_EXPIRED, why);
 		relay_event(r, q->env.id, q->env.message_id, "expired", dest_bits[di],
 			    q->env.rcpts[i].addr, "%s", why);
 		relay_count(r, dest_bits[di], "expired", 1);
-		if (q->env.rcpts[i].primary == dest_bits[di]) {
-			f[nf] = (struct failed){ .rcpt = i, .code = 0, .text = why };
-			snprintf(f[nf].enhanced, sizeof f[nf].enhanced, "4.4.7");
-			nf++;
-		} else {
+		if (!primary)
 			log_warn("relay: %s: to=<%s> dest=%s: shadow copy expired after "
 				 "queue_lifetime (not bounced to the sender)",
 				 q->env.id, q->env.rcpts[i].addr, spool_dest_name(dest_bits[di]));
-			free(why);
-		}
+		free(why);
 	}
-	bounce(r, q, di, f, nf);
 	for (size_t i = 0; i < nf; i++)
 		free(f[i].text);
 	free(f);
@@ -455,7 +475,10 @@ static void apply(struct relay *r, struct deliver_job *j)
 	bool deferred = false;
 	const char *dname = spool_dest_name(j->dest);
 
-	if (j->conn_failed) {
+	if (j->conn_failed && j->local_error) {
+		/* this message's problem (its queue file), not the server's */
+		log_error("relay: %s: dest=%s: %s", j->id, dname, j->conn_error);
+	} else if (j->conn_failed) {
 		log_warn("relay: %s: dest=%s: %s", j->id, dname, j->conn_error);
 		r->dest_wait[di] = now + retry_after(r, 1);
 		r->dest_probe[di] = true;
@@ -482,10 +505,7 @@ static void apply(struct relay *r, struct deliver_job *j)
 				    j->seconds, text);
 			relay_count(r, j->dest, "delivered", 1);
 		} else if (res->code >= 500 && primary) {
-			record(r, q, i, di, SPOOL_FAILED, text);
-			relay_event(r, q->env.id, q->env.message_id, "bounced", j->dest, addr,
-				    "relay=%s (%s)", j->peer ? j->peer : "?", text);
-			relay_count(r, j->dest, "bounced", 1);
+			/* recorded after the bounce is queued, below */
 			f[nf] = (struct failed){ .rcpt = i, .code = res->code,
 						 .text = xstrdup(res->text ? res->text : ""),
 						 .peer = j->peer ? xstrdup(j->peer) : NULL };
@@ -512,9 +532,29 @@ static void apply(struct relay *r, struct deliver_job *j)
 		}
 		free(text);
 	}
+	bool bounced = bounce(r, q, di, f, nf);
+	for (size_t k = 0; k < nf; k++) {
+		size_t i = f[k].rcpt;
+		char *text = xasprintf("%u%s%s %s", f[k].code, f[k].enhanced[0] ? " " : "",
+				       f[k].enhanced, f[k].text);
+		if (bounced) {
+			record(r, q, i, di, SPOOL_FAILED, text);
+			relay_event(r, q->env.id, q->env.message_id, "bounced", j->dest,
+				    q->env.rcpts[i].addr, "relay=%s (%s)", j->peer ? j->peer : "?",
+				    text);
+			relay_count(r, j->dest, "bounced", 1);
+		} else {
+			/* delivered again next time, and refused again: then the
+			 * bounce is tried again */
+			record(r, q, i, di, SPOOL_PENDING, text);
+			deferred = true;
+			if (state_of(q, i, di)->attempts > max_attempts)
+				max_attempts = state_of(q, i, di)->attempts;
+		}
+		free(text);
+	}
 	if (deferred)
 		q->next_try[di] = now + retry_after(r, max_attempts);
-	bounce(r, q, di, f, nf);
 	for (size_t k = 0; k < nf; k++) {
 		free(f[k].text);
 		free(f[k].peer);
@@ -652,6 +692,8 @@ bool qmgr_hold(struct relay *r, const char *id, const char **why)
 	err_clear(&err);
 	if (!spool_move(r->spool, id, SPOOL_QUEUE, SPOOL_HOLD, &err)) {
 		log_error("relay: %s: %s", id, err.msg);
+		/* the message file may have moved even so: follow it */
+		spool_find(r->spool, id, &q->where);
 		*why = "cannot move the queue file (see the relay's log)";
 		return false;
 	}
@@ -673,6 +715,7 @@ bool qmgr_release(struct relay *r, const char *id, const char **why)
 	err_clear(&err);
 	if (!spool_move(r->spool, id, SPOOL_HOLD, SPOOL_QUEUE, &err)) {
 		log_error("relay: %s: %s", id, err.msg);
+		spool_find(r->spool, id, &q->where);
 		*why = "cannot move the queue file (see the relay's log)";
 		return false;
 	}

@@ -187,6 +187,17 @@ static void on_hup(evutil_socket_t sig, short what, void *ctx)
 	    set.concurrency != r->set.concurrency)
 		log_warn("relay: SIGHUP: listen, spool, user and concurrency changes take "
 			 "effect at the next restart");
+	/* the delivery pools, the TLS context and the host name are set up
+	 * once: say so when the file changed them */
+	if (strcmp(set.hostname ? set.hostname : "", r->set.hostname ? r->set.hostname : "") ||
+	    strcmp(set.tls_cert ? set.tls_cert : "", r->set.tls_cert ? r->set.tls_cert : "") ||
+	    strcmp(set.old_smtp.host, r->set.old_smtp.host) || set.old_smtp.port != r->set.old_smtp.port ||
+	    strcmp(set.new_smtp.host, r->set.new_smtp.host) || set.new_smtp.port != r->set.new_smtp.port ||
+	    strcmp(set.bounce_relay.host, r->set.bounce_relay.host) ||
+	    set.bounce_relay.port != r->set.bounce_relay.port ||
+	    set.smtp_tls_old != r->set.smtp_tls_old || set.smtp_tls_new != r->set.smtp_tls_new)
+		log_warn("relay: SIGHUP: [old]/[new] smtp, bounce_relay, smtp_tls, hostname and "
+			 "tls_cert/tls_key changes take effect at the next restart");
 	/* what a reload may change: routing (phases, domains, recipients) and
 	 * the limits and timers of new sessions and retries */
 	router_free(&r->router);

@@ -39,6 +39,7 @@ struct deliver_job {
 	/* filled by the worker */
 	struct smtp_rcpt_result *res;
 	bool conn_failed;           /* no result for any recipient */
+	bool local_error;           /* ... because of our side (the queue file) */
 	char *conn_error;           /* why, when conn_failed */
 	char *peer;                 /* "host:port" it talked to, or NULL */
 	double seconds;
@@ -56,7 +57,8 @@ unsigned deliver_pool_busy(struct deliver_pool *p);
 /* The loop got a job of this pool back. */
 void deliver_pool_done(struct deliver_pool *p);
 /* Stops the workers (after their current job) and frees the pool; jobs
- * not started are returned to the loop as not tried. */
+ * not started are freed without a result (for the end of the run only:
+ * their messages stay queued on disk). */
 void deliver_pool_free(struct deliver_pool **pp);
 /* Workers push finished jobs here; the loop drains it (qmgr_results). */
 void relay_post_result(struct relay *r, struct deliver_job *j);

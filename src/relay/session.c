@@ -51,6 +51,12 @@
 #define HDR_HOLD_MAX (256 * 1024)   /* header octets held back for the Message-ID */
 #define READ_HIGH_WATER (256 * 1024)
 #define MAX_ERRORS 10
+/* Replies waiting for a client that does not read: past OUT_HIGH the
+ * session stops taking commands until they drain to OUT_LOW (a client that
+ * pipelines NOOPs and never reads cannot grow our memory). */
+#define OUT_HIGH (64 * 1024)
+#define OUT_LOW (16 * 1024)
+#define CLOSE_WAIT_MAX 10   /* seconds to push out a last reply */
 
 enum sstate { S_CMD, S_DATA, S_COMMIT, S_CLOSING };
 
@@ -79,6 +85,9 @@ struct session {
 	struct event *data_timer;
 	struct timespec t0;
 	bool dead;                  /* the client left while a commit was out */
+	bool throttled;             /* reading paused: too many replies unread */
+	struct event *close_ev;     /* S_CLOSING: frees the session once flushed */
+	int close_polls;
 };
 
 static void on_read(struct bufferevent *bev, void *ctx);
@@ -87,16 +96,22 @@ static void on_event(struct bufferevent *bev, short what, void *ctx);
 
 /* ---- helpers ---- */
 
+static void vreply(struct session *s, const char *fmt, va_list ap)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+
+	evbuffer_add_vprintf(out, fmt, ap);
+	evbuffer_add(out, "\r\n", 2);
+}
+
 static void reply(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void reply(struct session *s, const char *fmt, ...)
 {
-	struct evbuffer *out = bufferevent_get_output(s->bev);
 	va_list ap;
 
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(out, fmt, ap);
+	vreply(s, fmt, ap);
 	va_end(ap);
-	evbuffer_add(out, "\r\n", 2);
 }
 
 static void client_count(struct relay *r, const char *ip, int delta)
@@ -155,6 +170,9 @@ static void session_free(struct session *s)
 	buf_free(&s->hdr);
 	if (s->data_timer)
 		event_free(s->data_timer);
+	s->data_timer = NULL;
+	if (s->close_ev)
+		event_free(s->close_ev);
 	if (s->bev)
 		bufferevent_free(s->bev);
 	if (s->prev)
@@ -168,26 +186,49 @@ static void session_free(struct session *s)
 	free(s);
 }
 
-/* Stop reading; free once the output (a last reply) is written. */
+/* Bytes still to send: ours, and under TLS the encrypted ones below. */
+static size_t unsent(struct session *s)
+{
+	size_t n = evbuffer_get_length(bufferevent_get_output(s->bev));
+	struct bufferevent *under = bufferevent_get_underlying(s->bev);
+	if (under != NULL)
+		n += evbuffer_get_length(bufferevent_get_output(under));
+	return n;
+}
+
+/* S_CLOSING: checked every 50 ms until the last reply left (or
+ * CLOSE_WAIT_MAX passed), then the session is freed. Never freed in the
+ * middle of a callback that still uses it: only from this event. */
+static void on_close_poll(evutil_socket_t fd, short what, void *ctx)
+{
+	struct session *s = ctx;
+	(void)fd;
+	(void)what;
+	if (unsent(s) == 0 || ++s->close_polls >= CLOSE_WAIT_MAX * 20) {
+		session_free(s);
+		return;
+	}
+	evtimer_add(s->close_ev, &(struct timeval){ .tv_usec = 50 * 1000 });
+}
+
+/* Stop reading; the session is freed once its last reply is out. */
 static void close_after_reply(struct session *s)
 {
+	if (s->state == S_CLOSING)
+		return;
 	s->state = S_CLOSING;
 	bufferevent_disable(s->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
-		session_free(s);
-	/* else on_write frees it */
+	event_active(s->close_ev, EV_TIMEOUT, 0);
 }
 
 static void error_reply(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void error_reply(struct session *s, const char *fmt, ...)
 {
-	struct evbuffer *out = bufferevent_get_output(s->bev);
 	va_list ap;
 
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(out, fmt, ap);
+	vreply(s, fmt, ap);
 	va_end(ap);
-	evbuffer_add(out, "\r\n", 2);
 	if (++s->errors >= MAX_ERRORS) {
 		log_info("relay: %s: too many errors, disconnecting", s->client);
 		reply(s, "421 4.7.0 %s Error: too many errors", s->r->hostname);
@@ -308,11 +349,14 @@ static void data_out(struct session *s, const char *p, size_t n)
 	if (s->write_failed || n == 0 || s->dp.too_big || s->dp.bare_newline)
 		return;
 	if (!s->hdr_done) {
+		size_t from = s->hdr.len >= 3 ? s->hdr.len - 3 : 0;
 		buf_append(&s->hdr, p, n);
-		/* the header block ends at the first empty line */
+		/* the header block ends at the first empty line; only the new
+		 * octets (and 3 before) are searched, or a long header sent in
+		 * many small runs would cost quadratic time */
 		bool end = s->hdr.len >= 2 && memcmp(s->hdr.data, "\r\n", 2) == 0;
 		if (!end && s->hdr.len >= 4)
-			end = memmem(s->hdr.data, s->hdr.len, "\r\n\r\n", 4) != NULL;
+			end = memmem(s->hdr.data + from, s->hdr.len - from, "\r\n\r\n", 4) != NULL;
 		if (end || s->hdr.len >= HDR_HOLD_MAX)
 			data_start_writer(s);
 		return;
@@ -328,21 +372,22 @@ static void data_end(struct session *s, enum smtp_data_result res)
 	uint64_t size = smtp_data_size(&s->dp);
 
 	evtimer_del(s->data_timer);
-	bufferevent_set_timeouts(s->bev, &(struct timeval){ .tv_sec = r->set.timeout }, NULL);
+	bufferevent_set_timeouts(s->bev, &(struct timeval){ .tv_sec = r->set.timeout },
+				 &(struct timeval){ .tv_sec = r->set.timeout });
 	s->state = S_CMD;
 	if (res == SMTP_DATA_END_BARE_NEWLINE) {
 		log_info("relay: %s: rejected: bare CR or LF in message data (SMTP smuggling "
 			 "defence), from=<%s>", s->client, s->sender);
+		tx_reset(s);
 		error_reply(s, "550 5.5.2 Error: bare <CR> or <LF> received in message data; "
 			       "lines must end in <CR><LF>");
-		tx_reset(s);
 		return;
 	}
 	if (res == SMTP_DATA_END_TOO_BIG) {
 		log_info("relay: %s: rejected: message of %llu bytes over max_message_size, "
 			 "from=<%s>", s->client, (unsigned long long)size, s->sender);
-		error_reply(s, "552 5.3.4 Error: message file too big");
 		tx_reset(s);
+		error_reply(s, "552 5.3.4 Error: message file too big");
 		return;
 	}
 	if (!s->hdr_done && !s->write_failed)
@@ -498,7 +543,9 @@ static void cmd_starttls(struct session *s)
 	s->helo[0] = '\0';
 	bufferevent_setcb(tls, on_read, on_write, on_event, s);
 	bufferevent_setwatermark(tls, EV_READ, 0, READ_HIGH_WATER);
-	bufferevent_set_timeouts(tls, &(struct timeval){ .tv_sec = r->set.timeout }, NULL);
+	bufferevent_setwatermark(tls, EV_WRITE, OUT_LOW, 0);
+	bufferevent_set_timeouts(tls, &(struct timeval){ .tv_sec = r->set.timeout },
+				 &(struct timeval){ .tv_sec = r->set.timeout });
 	bufferevent_enable(tls, EV_READ | EV_WRITE);
 }
 
@@ -543,6 +590,16 @@ static void cmd_rcpt(struct session *s, const struct smtp_cmd *c)
 		return;
 	}
 	const char *addr = c->domain[0] ? c->addr : "postmaster";
+	/* "victim%elsewhere@ours", "\"victim@elsewhere\"@ours", "elsewhere!victim@ours":
+	 * ours by the domain, but a server behind us that trusts us may route
+	 * them out (percent hack, bang paths): never an open relay by proxy. */
+	if (strpbrk(c->local, "@%!") != NULL) {
+		log_info("relay: %s: reject RCPT <%s>: routing characters in the local part, "
+			 "from=<%s>", s->client, c->addr, s->sender);
+		error_reply(s, "550 5.7.1 <%s>: Recipient address rejected: source routing "
+			       "(%%, !, @ in the local part) is not allowed", c->addr);
+		return;
+	}
 	router_route(r->router, addr, &rt);
 	if (!rt.accept) {
 		log_info("relay: %s: reject RCPT <%s>: %u %s %s, from=<%s>", s->client, c->addr,
@@ -663,6 +720,11 @@ static void on_read(struct bufferevent *bev, void *ctx)
 		}
 		if (bev != s->bev)
 			return;   /* STARTTLS swapped the bufferevent: the new one reads */
+		if (evbuffer_get_length(bufferevent_get_output(s->bev)) > OUT_HIGH) {
+			s->throttled = true;
+			bufferevent_disable(s->bev, EV_READ);
+			return;   /* on_write resumes */
+		}
 		size_t eol = 0;
 		struct evbuffer_ptr p = evbuffer_search_eol(in, NULL, &eol, EVBUFFER_EOL_LF);
 		if (p.pos < 0) {
@@ -691,8 +753,12 @@ static void on_read(struct bufferevent *bev, void *ctx)
 static void on_write(struct bufferevent *bev, void *ctx)
 {
 	struct session *s = ctx;
-	if (s->state == S_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		session_free(s);
+	if (s->throttled && s->state == S_CMD &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) <= OUT_LOW) {
+		s->throttled = false;
+		bufferevent_enable(bev, EV_READ);
+		on_read(bev, s);
+	}
 }
 
 static void on_event(struct bufferevent *bev, short what, void *ctx)
@@ -700,16 +766,12 @@ static void on_event(struct bufferevent *bev, short what, void *ctx)
 	struct session *s = ctx;
 	(void)bev;
 	if (what & BEV_EVENT_TIMEOUT) {
-		if (s->state == S_CLOSING) {
-			session_free(s);
-			return;
-		}
+		if (s->state == S_CLOSING)
+			return;   /* on_close_poll gives up after CLOSE_WAIT_MAX */
 		log_info("relay: %s: idle for %llds, disconnecting", s->client,
 			 (long long)s->r->set.timeout);
 		tx_reset(s);
 		reply(s, "421 4.4.2 %s Error: timeout exceeded", s->r->hostname);
-		/* a client that reads nothing must not hold the slot either */
-		bufferevent_set_timeouts(s->bev, NULL, &(struct timeval){ .tv_sec = 10 });
 		close_after_reply(s);
 		return;
 	}
@@ -748,6 +810,8 @@ void session_accept(struct relay *r, evutil_socket_t fd, const struct sockaddr *
 		int n = snprintf(msg, sizeof msg, "421 4.7.0 %s Error: too many connections%s\r\n",
 				 r->hostname,
 				 r->nsessions >= r->set.max_connections ? "" : " from your address");
+		if (n < 0 || (size_t)n >= sizeof msg)
+			n = (int)sizeof msg - 1;
 		/* best effort, never blocks the loop */
 		if (send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 			(void)errno;
@@ -765,11 +829,14 @@ void session_accept(struct relay *r, evutil_socket_t fd, const struct sockaddr *
 	buf_init(&s->hdr, HDR_HOLD_MAX + SMTP_CMD_LINE_MAX * 200);
 	s->bev = bufferevent_socket_new(r->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	s->data_timer = evtimer_new(r->base, on_data_timeout, s);
-	if (s->bev == NULL || s->data_timer == NULL) {
+	s->close_ev = evtimer_new(r->base, on_close_poll, s);
+	if (s->bev == NULL || s->data_timer == NULL || s->close_ev == NULL) {
 		if (s->bev == NULL)
 			evutil_closesocket(fd);
 		if (s->data_timer)
 			event_free(s->data_timer);
+		if (s->close_ev)
+			event_free(s->close_ev);
 		if (s->bev)
 			bufferevent_free(s->bev);
 		buf_free(&s->hdr);
@@ -784,7 +851,11 @@ void session_accept(struct relay *r, evutil_socket_t fd, const struct sockaddr *
 	client_count(r, ip, 1);
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, READ_HIGH_WATER);
-	bufferevent_set_timeouts(s->bev, &(struct timeval){ .tv_sec = r->set.timeout }, NULL);
+	bufferevent_setwatermark(s->bev, EV_WRITE, OUT_LOW, 0);
+	/* the write timeout counts only while replies wait: a client that
+	 * stops reading is dropped after `timeout` too */
+	bufferevent_set_timeouts(s->bev, &(struct timeval){ .tv_sec = r->set.timeout },
+				 &(struct timeval){ .tv_sec = r->set.timeout });
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	reply(s, "220 %s ESMTP mailshift", r->hostname);
 }
@@ -793,10 +864,17 @@ void session_close_all(struct relay *r)
 {
 	while (r->sessions != NULL) {
 		struct session *s = r->sessions;
-		/* best effort: the loop is ending */
-		struct evbuffer *out = bufferevent_get_output(s->bev);
-		evbuffer_add_printf(out, "421 4.3.2 %s Service shutting down\r\n", r->hostname);
-		bufferevent_flush(s->bev, EV_WRITE, BEV_FLUSH);
+		/* best effort, plaintext only (the loop is ending: nothing
+		 * would encrypt and flush a TLS reply) */
+		if (!s->tls && s->state != S_CLOSING) {
+			char msg[300];
+			int n = snprintf(msg, sizeof msg, "421 4.3.2 %s Service shutting down\r\n",
+					 r->hostname);
+			if (n > 0 && (size_t)n < sizeof msg &&
+			    send(bufferevent_getfd(s->bev), msg, (size_t)n,
+				 MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+				(void)errno;
+		}
 		session_free(s);
 	}
 }

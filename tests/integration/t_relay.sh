@@ -191,7 +191,22 @@ python3 "$TOOLS/smtp_raw.py" starttls-inject "$RELAY_PORT" "$LAB_CA" >"$T/inject
 grep -q "discarded 6 bytes sent after STARTTLS" "$T/relay.log" || fail "injected bytes not discarded"
 sleep 2
 [ "$(sink_count old)" = "$before_old" ] || fail "hostile input led to a delivery"
-pass "smuggling (5 variants), overlong line, oversize (552), STARTTLS injection: refused, nothing queued"
+send 'victim%elsewhere.test@example.jp'
+grep -q "550 5.7.1" "$SWAKS_OUT" || { cat "$SWAKS_OUT"; fail "percent-hack address not refused"; }
+send '"victim@elsewhere.test"@example.jp'
+grep -q "550 5.7.1" "$SWAKS_OUT" || { cat "$SWAKS_OUT"; fail "quoted-@ address not refused"; }
+pass "smuggling (5 variants), overlong line, oversize (552), STARTTLS injection (then QUIT over TLS), percent hack and quoted @: refused, nothing queued"
+
+# a client that pipelines commands and never reads the replies: the relay
+# stops reading it instead of buffering replies (memory stays bounded)
+rss() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$RELAY_PID/status"; }
+rss0=$(rss)
+python3 "$TOOLS/smtp_raw.py" flood "$RELAY_PORT" 5 >"$T/flood.txt"
+rss1=$(rss)
+taken=$(sed -n 's/^flood: \([0-9]*\) octets.*/\1/p' "$T/flood.txt")
+[ $((rss1 - rss0)) -lt 20000 ] || fail "relay grew by $((rss1 - rss0)) kB under a NOOP flood ($taken octets taken)"
+[ "$taken" -lt 20000000 ] || fail "relay took $taken octets of unanswered commands"
+pass "NOOP flood without reading: relay took $taken octets then stopped reading; RSS +$((rss1 - rss0)) kB"
 
 python3 "$TOOLS/smtp_raw.py" idle "$RELAY_PORT" 1000 20 >"$T/idle.txt"
 read -r greeted limited timed < <(sed -n 's/.*greeted=\([0-9]*\) refused_by_limit=\([0-9]*\) timed_out=\([0-9]*\)/\1 \2 \3/p' "$T/idle.txt")

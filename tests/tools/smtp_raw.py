@@ -10,6 +10,7 @@ behaved, 1 when it did not.
   smtp_raw.py idle PORT N SECS           open N connections that say nothing;
                                          report how many got a greeting, a 421
                                          (limit) and a 421 timeout within SECS
+  smtp_raw.py flood PORT SECS            pipeline NOOPs without reading replies
   smtp_raw.py longline PORT              a 2000-octet command gets 500 5.5.2 and
                                          the session goes on
 """
@@ -87,7 +88,12 @@ def starttls_inject(port, cafile):
     t.sendall(b"NOOP\r\n")
     code2, text2 = reply(tf)
     ok = ok and code2 == 250
-    print(f"{'ok' if ok else 'FAIL'}: first reply over TLS: {text.splitlines()[0]!r}; NOOP {code2}")
+    # a clean QUIT over TLS must be answered (the session is freed after it)
+    t.sendall(b"QUIT\r\n")
+    code3, _ = reply(tf)
+    ok = ok and code3 == 221
+    print(f"{'ok' if ok else 'FAIL'}: first reply over TLS: {text.splitlines()[0]!r}; "
+          f"NOOP {code2}; QUIT {code3}")
     t.close()
     return 0 if ok else 1
 
@@ -128,6 +134,27 @@ def idle(port, n, secs):
     return 0
 
 
+def flood(port, secs):
+    """Pipeline NOOPs for SECS seconds without reading a reply; print how
+    many octets the relay took. The relay must stop reading (its replies
+    unread) rather than buffer replies without bound."""
+    s, f = conn(port)
+    reply(f)
+    s.setblocking(False)
+    chunk = b"NOOP\r\n" * 10000
+    sent, end = 0, time.time() + secs
+    while time.time() < end:
+        try:
+            sent += s.send(chunk)
+        except BlockingIOError:
+            time.sleep(0.01)
+        except OSError:
+            break
+    print(f"flood: {sent} octets of NOOPs taken in {secs}s without reading a reply")
+    s.close()
+    return 0
+
+
 def longline(port):
     s, f = conn(port)
     reply(f)
@@ -148,6 +175,8 @@ if __name__ == "__main__":
         sys.exit(starttls_inject(int(a[1]), a[2]))
     if a[:1] == ["idle"]:
         sys.exit(idle(int(a[1]), int(a[2]), float(a[3])))
+    if a[:1] == ["flood"]:
+        sys.exit(flood(int(a[1]), float(a[2])))
     if a[:1] == ["longline"]:
         sys.exit(longline(int(a[1])))
     print(__doc__, file=sys.stderr)

@@ -10,6 +10,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "unit/testutil.h"
+
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -50,14 +52,6 @@ static void write_str(const struct tmp *t, const char *name, const char *text, m
 	write_file(t, name, text, strlen(text), mode);
 }
 
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 static int tmp_setup(void **state)
 {
 	struct tmp *t = calloc(1, sizeof *t);
@@ -75,7 +69,7 @@ static int tmp_teardown(void **state)
 {
 	struct tmp *t = *state;
 
-	nftw(t->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	testutil_rmtree(t->dir);
 	free(t);
 	return 0;
 }
@@ -110,14 +104,6 @@ static char *capture_end(void)
 		assert_int_equal(fread(s, 1, (size_t)n, capture_file), (size_t)n);
 	fclose(capture_file);
 	return s;
-}
-
-static void assert_contains(const char *hay, const char *needle)
-{
-	if (hay == NULL || strstr(hay, needle) == NULL) {
-		print_message("'%s'\n  does not contain '%s'\n", hay ? hay : "(null)", needle);
-		fail();
-	}
 }
 
 static void assert_prefix(const char *s, const char *prefix)

@@ -12,6 +12,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "unit/testutil.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -45,29 +47,13 @@ static int tmp_setup(void **state)
 	return 0;
 }
 
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 static int tmp_teardown(void **state)
 {
 	struct tmp *t = *state;
 
-	nftw(t->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	testutil_rmtree(t->dir);
 	free(t);
 	return 0;
-}
-
-static void assert_contains(const char *hay, const char *needle)
-{
-	if (hay == NULL || strstr(hay, needle) == NULL) {
-		print_message("'%s'\n  does not contain '%s'\n", hay ? hay : "(null)", needle);
-		fail();
-	}
 }
 
 static struct spool *open_ok(const char *path, int flags)

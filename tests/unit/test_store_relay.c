@@ -13,6 +13,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "unit/testutil.h"
+
 #include <ftw.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -46,19 +48,11 @@ static int tmp_setup(void **state)
 	return 0;
 }
 
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 static int tmp_teardown(void **state)
 {
 	struct tmp *t = *state;
 
-	nftw(t->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	testutil_rmtree(t->dir);
 	free(t);
 	return 0;
 }
