@@ -66,6 +66,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/log.h"
 #include "core/buf.h"
 
 #define SPOOL_MAGIC "mailshift-spool "
@@ -73,6 +74,11 @@
 #define WRITER_BUF (64 * 1024)
 #define HEADER_MAX (16u * 1024 * 1024)
 #define LOG_MAX (64u * 1024 * 1024)
+/* A delivery log past this size is rewritten with one line per recipient
+ * and destination (the last one) before the next append: a message retried
+ * for days to many recipients never reaches LOG_MAX, which would make it
+ * unloadable. */
+#define LOG_COMPACT (1024u * 1024)
 #define LOG_TEXT_MAX 2000
 #define SIZE_DIGITS 20
 #define TORN_MARK "\t(torn)\n"
@@ -1433,6 +1439,66 @@ bool spool_open_data(struct spool *sp, enum spool_where where, const char *id, i
 
 /* ---- the delivery log: append ---- */
 
+static const char *const outcome_words[] = {
+	[SPOOL_PENDING] = "defer", [SPOOL_DONE] = "done",
+	[SPOOL_FAILED] = "fail", [SPOOL_EXPIRED] = "expired",
+};
+
+static void log_format(struct buf *b, int64_t t, unsigned dest, size_t rcpt,
+		       enum spool_outcome outcome, unsigned attempts, const char *text)
+{
+	buf_printf(b, "%lld %s %zu %s %u ", (long long)t, spool_dest_name(dest), rcpt,
+		   outcome_words[outcome], attempts);
+	if (text == NULL || text[0] == '\0')
+		buf_append_char(b, '-');
+	else if (strcmp(text, "-") == 0)
+		buf_append_str(b, "%2D");
+	else
+		escape_append(b, text, strlen(text), LOG_TEXT_MAX);
+	buf_append_char(b, '\n');
+}
+
+/* Rewrite queue/ID.st with the last line of each (recipient, destination):
+ * the state it describes is unchanged (temp file, rename: a crash leaves
+ * the old log or the new one). */
+static bool log_compact(struct spool *sp, const char *id, struct err *err)
+{
+	struct spool_env env;
+	struct spool_status st;
+	struct buf b;
+	bool ok;
+
+	if (!spool_load(sp, SPOOL_QUEUE, id, &env, &st, err))
+		return false;
+	buf_init(&b, 0);
+	for (size_t i = 0; i < st.nrcpt; i++)
+		for (unsigned d = 0; d < SPOOL_NDEST; d++) {
+			const struct spool_state *x = &st.st[i * SPOOL_NDEST + d];
+			if (x->attempts > 0)
+				log_format(&b, x->last_time, 1u << d, i, x->outcome, x->attempts,
+					   x->last_text);
+		}
+	if (st.dsn_sent)
+		buf_printf(&b, "%lld - - dsn 0 -\n", (long long)time(NULL));
+	char *tmp = xasprintf("%s/%s.st.tmp", sp->queue_dir, id);
+	char *path = xasprintf("%s/%s.st", sp->queue_dir, id);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	ok = fd >= 0 && write_all(fd, b.data ? b.data : "", b.len);
+	if (fd >= 0)
+		close(fd);
+	ok = ok && rename(tmp, path) == 0;
+	if (!ok) {
+		io_err(err, ERR_SCOPE_MESSAGE, "cannot rewrite delivery log", path);
+		unlink(tmp);
+	}
+	free(tmp);
+	free(path);
+	buf_free(&b);
+	spool_env_free(&env);
+	spool_status_free(&st);
+	return ok;
+}
+
 static bool log_append(struct spool *sp, const char *id, const struct buf *line,
 		       struct err *err)
 {
@@ -1448,6 +1514,12 @@ static bool log_append(struct spool *sp, const char *id, const struct buf *line,
 		return false;
 	}
 	path = xasprintf("%s/%s.st", sp->queue_dir, id);
+	if (stat(path, &st) == 0 && st.st_size > (off_t)LOG_COMPACT) {
+		struct err e2;
+		err_clear(&e2);
+		if (!log_compact(sp, id, &e2))
+			log_warn("%s", e2.msg);
+	}
 	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		io_err(err, ERR_SCOPE_MESSAGE, "cannot open delivery log", path);
@@ -1481,10 +1553,6 @@ bool spool_record(struct spool *sp, const char *id, unsigned dest, size_t rcpt,
 		  enum spool_outcome outcome, unsigned attempts, const char *text,
 		  struct err *err)
 {
-	static const char *const words[] = {
-		[SPOOL_PENDING] = "defer", [SPOOL_DONE] = "done",
-		[SPOOL_FAILED] = "fail", [SPOOL_EXPIRED] = "expired",
-	};
 	struct buf b;
 	bool ok;
 
@@ -1496,15 +1564,7 @@ bool spool_record(struct spool *sp, const char *id, unsigned dest, size_t rcpt,
 		return false;
 	}
 	buf_init(&b, 0);
-	buf_printf(&b, "%lld %s %zu %s %u ", (long long)time(NULL), spool_dest_name(dest), rcpt,
-		   words[outcome], attempts);
-	if (text == NULL || text[0] == '\0')
-		buf_append_char(&b, '-');
-	else if (strcmp(text, "-") == 0)
-		buf_append_str(&b, "%2D");
-	else
-		escape_append(&b, text, strlen(text), LOG_TEXT_MAX);
-	buf_append_char(&b, '\n');
+	log_format(&b, time(NULL), dest, rcpt, outcome, attempts, text);
 	ok = log_append(sp, id, &b, err);
 	buf_free(&b);
 	return ok;

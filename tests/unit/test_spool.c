@@ -619,6 +619,53 @@ static void test_delivery_log(void **state)
 }
 
 /* The log parser alone: last line wins, debris skipped. */
+/* A log that keeps growing (a message retried for days) is rewritten with
+ * the last line of each recipient and destination once it passes 1 MiB:
+ * it stays small, and what it says is unchanged. */
+static void test_log_compaction(void **state)
+{
+	struct tmp *t = *state;
+	struct spool *sp = open_ok(t->spool, SPOOL_EXCLUSIVE);
+	struct spool_env e, got;
+	struct spool_status st;
+	struct err err;
+	char text[400], path[300];
+	struct stat sb;
+
+	sample_env(&e);   /* two recipients */
+	spool_msg(sp, &e, "x\r\n", 3, NULL);
+	err_clear(&err);
+	memset(text, 'z', sizeof text - 1);
+	text[sizeof text - 1] = '\0';
+	assert_true(spool_record(sp, e.id, SPOOL_OLD, 0, SPOOL_DONE, 1, "250 ok", &err));
+	unsigned n = 0;
+	for (; n < 6000; n++) {
+		text[0] = (char)('a' + n % 26);
+		assert_true(spool_record(sp, e.id, SPOOL_NEW, n % 2, SPOOL_PENDING, n / 2 + 1,
+					 text, &err));
+	}
+	assert_true(spool_record_dsn(sp, e.id, e.id, &err));
+	snprintf(path, sizeof path, "%s/queue/%s.st", t->spool, e.id);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_true(sb.st_size < 1100 * 1024);   /* 6000 lines of 400 would be 2.4 MB */
+	assert_true(spool_load(sp, SPOOL_QUEUE, e.id, &got, &st, &err));
+	struct spool_state *s = &st.st[0 * SPOOL_NDEST + spool_dest_index(SPOOL_OLD)];
+	assert_int_equal(s->outcome, SPOOL_DONE);
+	assert_int_equal(s->attempts, 1);
+	assert_string_equal(s->last_text, "250 ok");
+	for (unsigned r = 0; r < 2; r++) {
+		s = &st.st[r * SPOOL_NDEST + spool_dest_index(SPOOL_NEW)];
+		assert_int_equal(s->outcome, SPOOL_PENDING);
+		assert_int_equal(s->attempts, 3000);
+		text[0] = (char)('a' + (5998 + r) % 26);
+		assert_string_equal(s->last_text, text);
+	}
+	assert_true(st.dsn_sent);
+	spool_status_free(&st);
+	spool_env_free(&got);   /* (e holds static strings) */
+	spool_close(&sp);
+}
+
 static void test_parse_log(void **state)
 {
 	static const char log[] =
@@ -1102,6 +1149,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_abort, tmp_setup, tmp_teardown),
 		cmocka_unit_test_setup_teardown(test_escaping, tmp_setup, tmp_teardown),
 		cmocka_unit_test_setup_teardown(test_delivery_log, tmp_setup, tmp_teardown),
+		cmocka_unit_test_setup_teardown(test_log_compaction, tmp_setup, tmp_teardown),
 		cmocka_unit_test(test_parse_log),
 		cmocka_unit_test_setup_teardown(test_hold_and_remove, tmp_setup, tmp_teardown),
 		cmocka_unit_test_setup_teardown(test_list_ignores_others, tmp_setup, tmp_teardown),
