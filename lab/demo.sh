@@ -5,8 +5,12 @@
 # with INBOX. prefix and '.' separator; "new", with '/' and SPECIAL-USE
 # folders), fills two accounts on old with a sample office mailbox (Japanese
 # folders, ISO-2022-JP mail, flags and keywords, a 5 MB attachment), writes a
-# mailshift.conf with one group, runs `mailshift sync`, proves the copy with
-# an independent digest, and leaves the lab running for you to look at.
+# mailshift.conf with one group in phase "both", runs `mailshift sync`, then
+# the parallel run: more mail on old, `mailshift relay` delivering new mail
+# to both servers over LMTP (one trace id in both copies), a second sync
+# that recognises the relayed mail instead of copying it, `mailshift
+# verify`; proves the copy with an independent digest, and leaves the lab
+# running for you to look at.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 demo=${MAILSHIFT_DEMO_DIR:-/tmp/mailshift-demo}
@@ -18,7 +22,7 @@ if [ -d "$demo" ]; then
 fi
 mkdir -p "$demo"
 chmod 755 "$demo"
-unset OLD_IMAP_PORT OLD_IMAPS_PORT NEW_IMAP_PORT NEW_IMAPS_PORT
+unset OLD_IMAP_PORT OLD_IMAPS_PORT NEW_IMAP_PORT NEW_IMAPS_PORT OLD_LMTP_PORT NEW_LMTP_PORT
 echo "== starting the lab (two Dovecot servers on 127.0.0.1)"
 "$top/lab/lab.sh" start "$demo/lab"
 # shellcheck disable=SC1091
@@ -35,6 +39,7 @@ for u in alice bob; do
 done
 
 cfg=$demo/mailshift.conf
+relay_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 csv=$demo/sales.csv
 {
 	echo "; written by make demo: the lab's two servers"
@@ -45,18 +50,26 @@ csv=$demo/sales.csv
 	echo "[old]"
 	echo "imap    = imaps://127.0.0.1:$OLD_IMAPS_PORT"
 	echo "ca_file = $LAB_CA"
+	echo "smtp    = lmtp://127.0.0.1:$OLD_LMTP_PORT   ; the relay delivers here (STARTTLS, verified)"
 	echo
 	echo "[new]"
 	echo "imap    = imap://127.0.0.1:$NEW_IMAP_PORT      ; STARTTLS, verified"
 	echo "ca_file = $LAB_CA"
+	echo "smtp    = lmtp://127.0.0.1:$NEW_LMTP_PORT"
+	echo
+	echo "[relay]"
+	echo "listen   = 127.0.0.1:$relay_port"
+	echo "hostname = relay.example.co.jp"
+	echo "spool    = $demo/spool"
+	echo "recipients = known"
 	echo
 	echo "[group sales]"
-	echo "phase    = old"
+	echo "phase    = both           ; the parallel run: the relay delivers to old and new"
 	echo "accounts = sales.csv"
 } >"$cfg"
 {
 	echo "email,old_user,old_password,new_user,new_password"
-	for u in alice bob; do
+	for u in alice bob carol; do
 		p=$(cat "$LAB_PASSWORD_DIR/$u.pass")
 		echo "$u@example.co.jp,$u,$p,$u,$p"
 	done
@@ -83,6 +96,42 @@ python3 "$top/tests/tools/mutate.py" add --port "$OLD_IMAPS_PORT" --cafile "$LAB
 python3 "$top/tests/tools/mutate.py" flags --port "$OLD_IMAPS_PORT" --cafile "$LAB_CA" --user alice \
 	--password-file "$LAB_PASSWORD_DIR/alice.pass" --count 2 --seed demo3 >/dev/null
 "$ms" sync -c "$cfg" | sed -n 's/^\([a-z]*@[^:]*: .*\)/   \1/p'
+
+echo
+echo "== mailshift relay: new mail for carol goes to both servers (LMTP, STARTTLS verified)"
+"$ms" relay -c "$cfg" >"$demo/relay.out" 2>"$demo/relay.log" &
+relay_pid=$!
+for _ in $(seq 1 50); do
+	python3 -c "import socket; socket.create_connection(('127.0.0.1',$relay_port),1).close()" \
+		2>/dev/null && break
+	sleep 0.1
+done
+ids=()
+for i in 1 2 3; do
+	swaks --server "127.0.0.1:$relay_port" --from "partner$i@example.net" \
+		--to carol@example.co.jp --helo mx.example.net \
+		--header "Subject: =?UTF-8?B?$(printf '見積書 No.%s' "$i" | base64 -w0)?=" \
+		--body "relayed message $i" >"$demo/swaks-$i.txt" 2>&1 || true
+	ids+=("$(sed -n 's/.*queued as \([0-9A-Z]\{20\}\).*/\1/p' "$demo/swaks-$i.txt" | tail -1)")
+done
+swaks --server "127.0.0.1:$relay_port" --from spammer@example.net --to someone@elsewhere.example \
+	>"$demo/swaks-relay-attempt.txt" 2>&1 || true
+for _ in $(seq 1 100); do
+	[ -z "$(find "$demo/spool/queue" -type f 2>/dev/null)" ] && break
+	sleep 0.1
+done
+echo "   3 messages accepted: ${ids[*]}"
+echo "   a relay attempt to another domain: $(grep -o '550 5.7.1.*' "$demo/swaks-relay-attempt.txt" | head -1)"
+echo "   mailshift trace ${ids[0]}:"
+"$ms" trace -c "$cfg" "${ids[0]}" | sed 's/^/      /'
+echo "   mailshift status:"
+"$ms" status -c "$cfg" | sed 's/^/      /'
+kill -TERM "$relay_pid" 2>/dev/null || true
+wait "$relay_pid" 2>/dev/null || true
+
+echo
+echo "== mailshift sync again: the relayed mail is already on new (same trace id): nothing copied"
+"$ms" sync -c "$cfg" --account carol@example.co.jp | sed -n 's/^\([a-z]*@[^:]*: .*\)/   \1/p'
 
 echo
 echo "== mailshift verify -c $cfg"
@@ -118,7 +167,9 @@ cat <<EOT
    CA certificate     $LAB_CA       passwords: $LAB_PASSWORD_DIR/
    server logs        $OLD_LOG
                       $NEW_LOG
+   relay log          $demo/relay.log   (spool $demo/spool)
    try it yourself    $ms sync -c $cfg
+                      $ms relay -c $cfg      (then: swaks --server 127.0.0.1:$relay_port --to carol@example.co.jp)
    stop the lab       lab/lab.sh stop $demo/lab
 EOT
 [ $ok = 1 ]

@@ -31,7 +31,7 @@ PROG=${0##*/}
 HOST=127.0.0.1
 DOVECOT=${DOVECOT:-$(command -v dovecot || echo /usr/sbin/dovecot)}
 DOVECONF=${DOVECONF:-$(command -v doveconf || echo /usr/bin/doveconf)}
-LAB_USERS_LIST="alice bob carol big limited diff1 kill1 uidv1 verify1 watch1 flags1"
+LAB_USERS_LIST="alice bob carol big limited diff1 kill1 uidv1 verify1 watch1 flags1 relay1"
 MASTER_USER=msadmin
 START_TIMEOUT=${LAB_START_TIMEOUT:-20}
 STOP_TIMEOUT=${LAB_STOP_TIMEOUT:-20}
@@ -221,7 +221,7 @@ EOF
 
 # write_conf NAME CONF PORT_IMAP PORT_IMAPS
 write_conf() {
-	local name=$1 conf=$2 pimap=$3 pimaps=$4
+	local name=$1 conf=$2 pimap=$3 pimaps=$4 plmtp=${5:-}
 	local idir=$DIR/$name
 	local svc
 
@@ -236,7 +236,7 @@ info_log_path = $idir/dovecot.log
 log_timestamp = "%Y-%m-%d %H:%M:%S "
 verbose_proctitle = yes
 
-protocols = imap
+protocols = imap${plmtp:+ lmtp}
 listen = $HOST
 shutdown_clients = yes
 
@@ -304,6 +304,22 @@ service imap {
   process_limit = 1024
 }
 EOF
+		if [ -n "$plmtp" ]; then
+			# LMTP (RFC 2033) for the relay's delivery into this server's
+			# mailboxes: recipients are looked up without their domain.
+			cat <<EOF
+
+service lmtp {
+  inet_listener lmtp {
+    address = $HOST
+    port = $plmtp
+  }
+}
+protocol lmtp {
+  auth_username_format = %Ln
+}
+EOF
+		fi
 		if [ "$AS_ROOT" -eq 0 ]; then
 			# Only root may chroot(): these services chroot by default.
 			echo
@@ -433,7 +449,7 @@ EOF
 # ports when a bind fails (another program may take a port between pick and bind).
 start_instance() {
 	local name=$1 conf=$DIR/$1/dovecot.conf pidfile=$BASE_DIR/$1/master.pid
-	local upper pimap pimaps fixed=0 rc
+	local upper pimap pimaps plmtp= fixed=0 rc
 	upper=$(echo "$name" | tr "[:lower:]" "[:upper:]")
 	eval "pimap=\${${upper}_IMAP_PORT:-}"
 	eval "pimaps=\${${upper}_IMAPS_PORT:-}"
@@ -450,7 +466,11 @@ start_instance() {
 			# shellcheck disable=SC2086
 			pimaps=$(pick_port $USED_PORTS "$pimap")
 		fi
-		write_conf "$name" "$conf" "$pimap" "$pimaps"
+		if [ -x /usr/lib/dovecot/lmtp ]; then
+			# shellcheck disable=SC2086
+			plmtp=$(pick_port $USED_PORTS "$pimap" "$pimaps")
+		fi
+		write_conf "$name" "$conf" "$pimap" "$pimaps" "$plmtp"
 		if ! "$DOVECONF" -c "$conf" -n >/dev/null 2>"$DIR/$name/start.err"; then
 			instance_log_tail "$name"
 			die "the generated configuration $conf is invalid (see above)"
@@ -465,9 +485,10 @@ start_instance() {
 			rm -f -- "$BASE_DIR/$name/anvil-auth-penalty"
 		fi
 		if [ $rc -eq 0 ] && wait_ready "$name" "$pimap" "$pimaps" "$pidfile" "$conf"; then
-			USED_PORTS="$USED_PORTS $pimap $pimaps"
+			USED_PORTS="$USED_PORTS $pimap $pimaps $plmtp"
 			eval "${upper}_IMAP_PORT=$pimap"
 			eval "${upper}_IMAPS_PORT=$pimaps"
+			eval "${upper}_LMTP_PORT=$plmtp"
 			live_master_pid "$pidfile" "$conf" >"$DIR/$name/master.pid"
 			return 0
 		fi
@@ -501,6 +522,8 @@ write_env() {
 		echo "OLD_IMAPS_PORT=$OLD_IMAPS_PORT"
 		echo "NEW_IMAP_PORT=$NEW_IMAP_PORT"
 		echo "NEW_IMAPS_PORT=$NEW_IMAPS_PORT"
+		echo "OLD_LMTP_PORT=${OLD_LMTP_PORT:-}"
+		echo "NEW_LMTP_PORT=${NEW_LMTP_PORT:-}"
 		echo "LAB_CA=$(q "$DIR/tls/ca.pem")"
 		echo "LAB_OTHER_CA=$(q "$DIR/tls/other-ca.pem")"
 		echo "LAB_USERS=$(q "$LAB_USERS_LIST")"
@@ -520,6 +543,7 @@ write_env() {
 		echo "OLD_PID=$(cat "$DIR/old/master.pid")"
 		echo "NEW_PID=$(cat "$DIR/new/master.pid")"
 		echo "export LAB_DIR LAB_ID LAB_HOST LAB_BASE_DIR OLD_IMAP_PORT OLD_IMAPS_PORT NEW_IMAP_PORT NEW_IMAPS_PORT"
+		echo "export OLD_LMTP_PORT NEW_LMTP_PORT"
 		echo "export LAB_CA LAB_OTHER_CA LAB_USERS LAB_PASSWORD_DIR LAB_MASTER_USER LAB_MASTER_PASSWORD_FILE"
 		echo "export LAB_LIMITED_USER LAB_LIMITED_MAX_SIZE LAB_MAIL_UID LAB_MAIL_GID"
 		echo "export OLD_CONF NEW_CONF OLD_LOG NEW_LOG OLD_HOME_ROOT NEW_HOME_ROOT OLD_PID NEW_PID"

@@ -9,7 +9,7 @@ set -eu
 build="gcc make pkg-config libssl-dev libsqlite3-dev libevent-dev libc6-dev openssl"
 # postfix: only for its smtp-sink/smtp-source test tools (and the bench peer);
 # no system mail daemon is configured or started (see below).
-lab="dovecot-imapd postfix swaks python3 procps"
+lab="dovecot-imapd dovecot-lmtpd postfix swaks python3 procps"
 case "${1:-check}" in
 check) pkgs="$build $lab libcmocka-dev clang libclang-rt-14-dev" ;;
 demo)  pkgs="$build $lab" ;;

@@ -437,12 +437,14 @@ static bool check_url(struct parser *p, int line, const char *key, const char *v
 		p->err->kind = ERR_KIND_CONFIG;
 		return false;
 	}
+	/* lmtp:// is an SMTP-side address too: the relay may deliver into a
+	 * mail store's LMTP server (Dovecot, Cyrus) directly */
 	bool is_imap = strncmp(u.scheme, "imap", 4) == 0;
 	url_free(&u);
 	if (is_imap != imap)
 		return cfg_error(p, line, "%s %s = '%s' is not an %s address; use %s", p->sec_label,
 				 key, val, imap ? "IMAP" : "SMTP", imap ?
-				 "imap:// (STARTTLS) or imaps://" : "smtp:// or smtps://");
+				 "imap:// (STARTTLS) or imaps://" : "smtp://, smtps:// or lmtp://");
 	return true;
 }
 

@@ -31,6 +31,7 @@ static const struct url_scheme url_schemes[] = {
 	{ "imaps", 993, true },
 	{ "smtp", 25, false },
 	{ "smtps", 465, true },
+	{ "lmtp", 24, false },   /* RFC 2033: the relay's delivery into a mail store */
 };
 
 /* Addresses are typed by hand; anything this long is a paste accident. */
@@ -67,7 +68,7 @@ static const char *scheme_hint(const char *what)
 	size_t n = strlen(what);
 
 	if (n >= 4 && strcasecmp(what + n - 4, "smtp") == 0)
-		return "smtp:// or smtps://";
+		return "smtp://, smtps:// or lmtp://";
 	return "imap:// or imaps://";
 }
 

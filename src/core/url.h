@@ -1,5 +1,5 @@
 /* url.h — server addresses: imap://[user@]host[:port], imaps://...,
- * smtp://host[:port], smtps://...
+ * smtp://host[:port], smtps://..., lmtp://host[:port] (default port 24)
  *
  * The user part may be percent-encoded (alice%40example.jp) and may also be
  * written raw with '@' in it: the last '@' before the host separates user

@@ -148,6 +148,7 @@ static void client_opts(const struct relay_settings *set, const char *helo, unsi
 	o->ca_file = old_like ? set->ca_old : set->ca_new;
 	o->helo_name = helo;
 	o->timeout_ms = 300 * 1000;
+	o->lmtp = strcmp(u->scheme, "lmtp") == 0;
 }
 
 /* ---- signals ---- */

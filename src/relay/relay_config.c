@@ -278,10 +278,10 @@ static bool load_smtp_url(const char *path, const char *what, const char *text,
 		err->kind = ERR_KIND_CONFIG;
 		return false;
 	}
-	if (strncmp(out->scheme, "smtp", 4) != 0) {
+	if (strncmp(out->scheme, "smtp", 4) != 0 && strcmp(out->scheme, "lmtp") != 0) {
 		url_free(out);
-		return fail(err, "%s: %s = %s is not an SMTP address; use smtp://host[:port] or "
-			    "smtps://host[:port]", path, what, text);
+		return fail(err, "%s: %s = %s is not an SMTP address; use smtp://host[:port], "
+			    "smtps://host[:port] or lmtp://host[:port]", path, what, text);
 	}
 	return true;
 }

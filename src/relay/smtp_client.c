@@ -10,7 +10,19 @@
  * (return true, even when the connection died afterwards: the caller only
  * needs to know whether it may reuse it, smtp_client_usable()), or a
  * result is missing because the connection failed (return false, every
- * result cleared so the caller defers them all).
+ * result cleared so the caller defers them all; LMTP keeps the 2xx ones,
+ * see below).
+ *
+ * LMTP (RFC 2033) differs in three places only: the greeting verb (LHLO,
+ * no HELO fallback), pipelining whatever LHLO says, and the end of data,
+ * which is answered once per accepted recipient. The recipients those
+ * replies belong to are the ones still without a result after the RCPT
+ * replies, taken in RCPT order; so the RCPT loop must leave accepted
+ * recipients at code 0, which it does for SMTP too. When the connection
+ * breaks in the middle of those replies, the 2xx ones already read are
+ * final deliveries (the server has committed them), so smtp_client_send
+ * keeps exactly the 2xx results on failure: a retry must not deliver them
+ * a second time.
  *
  * 421 (RFC 5321 §3.8, "service not available, closing channel") may come
  * as the reply to any command. We take it as the result of every recipient
@@ -60,6 +72,7 @@ struct smtp_client {
 	char *peer;
 	char *helo_name;
 	int timeout_ms;
+	bool lmtp;
 };
 
 /* Line-start state of the dot-stuffer, carried across chunks. */
@@ -192,20 +205,30 @@ static bool flush(struct smtp_client *c, struct err *err)
 	return true;
 }
 
-/* EHLO, or HELO when the server refuses EHLO (RFC 5321 §3.2). */
+/* EHLO, or HELO when the server refuses EHLO (RFC 5321 §3.2). LMTP has
+ * LHLO only (RFC 2033 §4.1): a server that refuses it is no LMTP server. */
 static bool say_hello(struct smtp_client *c, struct err *err)
 {
 	const struct smtp_reply *r;
+	const char *verb = c->lmtp ? "LHLO" : "EHLO";
 
-	if (!put_cmd(c, err, "EHLO %s", c->helo_name) || !flush(c, err))
+	if (!put_cmd(c, err, "%s %s", verb, c->helo_name) || !flush(c, err))
 		return false;
-	if ((r = read_reply(c, "EHLO", err)) == NULL)
+	if ((r = read_reply(c, verb, err)) == NULL)
 		return false;
 	if (r->code == 250) {
 		smtp_reply_ehlo(r, &c->ehlo);
 		return true;
 	}
 	memset(&c->ehlo, 0, sizeof c->ehlo);
+	if (c->lmtp) {
+		c->usable = false;
+		err_set(err, ERR_SCOPE_ACCOUNT, ERR_KIND_REFUSED, true,
+			"%s %s refused our LMTP greeting (LHLO %s): %u %s; check that this "
+			"port is an LMTP listener", c->what, c->peer, c->helo_name, r->code,
+			r->lines[0]);
+		return false;
+	}
 	if (r->code / 100 == 5) {
 		if (!put_cmd(c, err, "HELO %s", c->helo_name) || !flush(c, err))
 			return false;
@@ -270,9 +293,10 @@ struct smtp_client *smtp_client_connect(const struct smtp_client_opts *opts, str
 	c->helo_name = xstrdup(opts->helo_name != NULL && opts->helo_name[0] != '\0'
 				       ? opts->helo_name : "localhost");
 	c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
+	c->lmtp = opts->lmtp;
 	if (!addr_ok(c->helo_name, false) || strchr(c->helo_name, ' ') != NULL) {
 		err_set(err, ERR_SCOPE_RUN, ERR_KIND_CONFIG, false,
-			"%s: the host name for EHLO ('%s') must be one word without control "
+			"%s: the host name for EHLO/LHLO ('%s') must be one word without control "
 			"characters (check the relay's hostname setting)", c->what, c->helo_name);
 		goto fail;
 	}
@@ -493,8 +517,34 @@ static bool txn_lockstep(struct smtp_client *c, const struct txn *t, struct err 
 	return true;
 }
 
-/* With PIPELINING (RFC 2920 §3.1): MAIL, every RCPT and DATA in one
- * write, then their replies in order. */
+/* LMTP's answer to the end of data (RFC 2033 §4.2): one reply per
+ * accepted recipient, in RCPT order. Accepted recipients are the sent ones
+ * without a result yet. A 421 is the last reply the server sends: it
+ * becomes the result of that recipient and of all those still waiting. */
+static bool lmtp_replies(struct smtp_client *c, const struct txn *t, struct err *err)
+{
+	char after[ADDR_MAX + 64];
+
+	for (size_t i = 0; i < t->n; i++) {
+		const struct smtp_reply *r;
+
+		if (!t->sent[i] || t->res[i].code != 0)
+			continue;
+		snprintf(after, sizeof after, "the end of the message data for <%s>",
+			 t->rcpts[i]);
+		if ((r = read_reply(c, after, err)) == NULL)
+			return false;
+		if (r->code == 421) {
+			last_reply(c, r, t->res, t->sent, t->n);
+			return true;
+		}
+		result_from_reply(&t->res[i], r);
+	}
+	return true;
+}
+
+/* With PIPELINING (RFC 2920 §3.1; always for LMTP): MAIL, every RCPT and
+ * DATA in one write, then their replies in order. */
 static bool txn_pipelined(struct smtp_client *c, const struct txn *t, struct err *err)
 {
 	const struct smtp_reply *r;
@@ -545,6 +595,13 @@ static bool txn_pipelined(struct smtp_client *c, const struct txn *t, struct err
 		/* Every result is known; DATA's 503/554 is expected. A server
 		 * that still says 354 gets an empty message, which RFC 2920 §3.1
 		 * asks for ("send a single dot"); its reply is of no interest. */
+		if (r->code == 354 && c->lmtp) {
+			/* How many replies a lone dot would get is anyone's guess
+			 * from a server this far off RFC 2033; leaving is safe,
+			 * since nothing can be delivered without a recipient. */
+			c->usable = false;
+			return true;
+		}
 		if (r->code == 354) {
 			struct err e;
 			err_clear(&e);
@@ -567,6 +624,8 @@ static bool txn_pipelined(struct smtp_client *c, const struct txn *t, struct err
 	}
 	if (!send_data(c, t->fd, t->size, err))
 		return false;
+	if (c->lmtp)
+		return lmtp_replies(c, t, err);
 	if ((r = read_reply(c, "the end of the message data", err)) == NULL)
 		return false;
 	last_reply(c, r, t->res, t->sent, t->n);
@@ -646,11 +705,16 @@ bool smtp_client_send(struct smtp_client *c, const char *sender, const char *con
 		.mail = mail, .rcpts = rcpts, .n = nrcpt, .sent = sent, .res = per_rcpt,
 		.fd = fd, .size = size,
 	};
-	bool ok = c->ehlo.pipelining ? txn_pipelined(c, &t, err) : txn_lockstep(c, &t, err);
+	bool ok = c->ehlo.pipelining || c->lmtp ? txn_pipelined(c, &t, err)
+						 : txn_lockstep(c, &t, err);
 	if (!ok) {
 		c->usable = false;
-		for (size_t i = 0; i < nrcpt; i++)
+		for (size_t i = 0; i < nrcpt; i++) {
+			/* LMTP: a 2xx here is a delivery the server committed. */
+			if (c->lmtp && per_rcpt[i].code / 100 == 2)
+				continue;
 			smtp_rcpt_result_clear(&per_rcpt[i]);
+		}
 	}
 	free(mail);
 	free(sent);

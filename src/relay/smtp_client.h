@@ -1,5 +1,6 @@
 /* smtp_client.h — the relay's SMTP client: delivers spooled messages to a
- * destination server (the old or the new server, or the bounce relay).
+ * destination server (the old or the new server, or the bounce relay), by
+ * SMTP or, straight into a mail store such as Dovecot, by LMTP.
  *
  * Blocking, one connection per struct smtp_client, built on core/conn (so
  * every wait has the connection's timeout) and proto/smtp_reply. A
@@ -25,18 +26,39 @@
  * recipient was accepted, DATA's reply (503/554 to a pipelined DATA) is
  * ignored, and a RSET ends the transaction.
  *
+ * LMTP (RFC 2033, opts->lmtp; e.g. Dovecot's LMTP server): LHLO instead
+ * of EHLO, with no HELO fallback (a refused LHLO is a refusal). PIPELINING
+ * is implied (RFC 2033 §4.2 requires it of every LMTP server): MAIL, the
+ * RCPTs and DATA always go in one write, whatever LHLO announced. After the
+ * end of data the server sends one reply per accepted recipient, in RCPT
+ * order, and each becomes that recipient's result. STARTTLS (LHLO again
+ * over TLS), SIZE, SMTPUTF8, 8BITMIME, dot-stuffing and 421 are as for
+ * SMTP; a 421 among the per-recipient replies is the result of that
+ * recipient and of every later one. An LMTP server that answers 354 to a
+ * DATA with no accepted recipient (RFC 2033 §4.2 says it must not) is left
+ * at once: every result is known, the connection becomes unusable.
+ *
  * Results per recipient: the RCPT reply when it was not 2xx, else the reply
- * to the end of data. A reply is kept as code, enhanced code (from the
- * reply, or "" when the server sent none) and the first line's text. The
- * final reply text usually names the remote queue id ("250 2.0.0 Ok:
- * queued as 4Xy..."), which the relay logs for trace.
+ * to the end of data (LMTP: that recipient's own reply to it). A reply is
+ * kept as code, enhanced code (from the reply, or "" when the server sent
+ * none) and the first line's text. The final reply text usually names the
+ * remote queue id ("250 2.0.0 Ok: queued as 4Xy..."), which the relay logs
+ * for trace.
  *
  * Errors (false return): the connection failed, timed out, or the server
  * spoke garbage or closed it, before every result was known. err says what
  * (ERR_KIND_CONNECT / ERR_KIND_TLS / ERR_KIND_PROTOCOL, retry true); the
- * caller defers every recipient whose result is not known and must close
- * the client. Results already set (per_rcpt[i].code != 0) are kept only
- * when the end-of-data reply was received.
+ * caller defers every recipient whose result is not known (code == 0) and
+ * must close the client (smtp_client_usable() is false). Which results are
+ * kept then:
+ *  - SMTP: none. The end-of-data reply is the only result for the accepted
+ *    recipients, so a false return means it never came, and every entry is
+ *    cleared (RCPT refusals included: they are simply asked again).
+ *  - LMTP: exactly the entries whose code is 2xx, i.e. the recipients whose
+ *    own end-of-data reply was read and said delivered; the server has
+ *    committed those, and retrying them would deliver twice. Every other
+ *    entry (RCPT refusals, non-2xx per-recipient replies, recipients whose
+ *    reply did not come) is cleared, as for SMTP.
  *
  * Ownership: the caller owns the results array; smtp_rcpt_result_clear()
  * frees each entry's text.
@@ -64,8 +86,9 @@ struct smtp_client_opts {
 	enum smtp_client_tls tls;
 	bool verify;               /* verify certificate and host (default true) */
 	const char *ca_file;
-	const char *helo_name;     /* our host name for EHLO */
+	const char *helo_name;     /* our host name for EHLO (LHLO) */
 	int timeout_ms;            /* per wait; 0: 300 s (RFC 5321 §4.5.3.2 spirit) */
+	bool lmtp;                 /* speak LMTP (RFC 2033), see above */
 };
 
 struct smtp_rcpt_result {

@@ -86,7 +86,10 @@ sink() {
 # The scripted server. One connection at a time, --conns of them; every
 # command, reply, recv() batch and TLS event goes to --log; the raw DATA
 # bytes (as on the wire, up to and including the final ".CRLF") of message
-# k go to --data-out.k.
+# k go to --data-out.k. --lmtp makes it an LMTP server (RFC 2033): LHLO
+# instead of EHLO/HELO, and one reply per accepted recipient after the end
+# of data (--lmtp-reply ADDR=REPLY for one of them; --lmtp-cut N closes the
+# connection after N of those replies).
 cat >"$T/fakesmtp.py" <<'PY'
 import argparse, os, socket, ssl, sys, time
 
@@ -108,7 +111,11 @@ ap.add_argument("--eod-reply", default="250 2.0.0 Ok: queued as FAKE")
 ap.add_argument("--tls-cert")
 ap.add_argument("--tls-key")
 ap.add_argument("--inject", action="store_true")
+ap.add_argument("--lmtp", action="store_true")
+ap.add_argument("--lmtp-reply", action="append", default=[])
+ap.add_argument("--lmtp-cut", type=int)
 a = ap.parse_args()
+lmtp_reply = dict(x.split("=", 1) for x in a.lmtp_reply)
 
 ls = socket.socket()
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -129,9 +136,10 @@ def serve(s):
     data = None          # bytearray while in DATA
     tls = False
     rcpts = 0
+    accepted = []        # LMTP: accepted recipients, in RCPT order
     mail = False
     pause = False
-    send("220 fake ESMTP")
+    send("220 fake LMTP" if a.lmtp else "220 fake ESMTP")
     while True:
         if pause:
             # Give a pipelining client time to send its whole group, so
@@ -164,6 +172,16 @@ def serve(s):
                 mail = False
                 batch.append(".")
                 data = None
+                if a.lmtp:
+                    for k, addr in enumerate(accepted):
+                        if a.lmtp_cut is not None and k == a.lmtp_cut:
+                            log.write("lmtp cut\n")
+                            return
+                        rep = lmtp_reply.get(addr, "250 2.0.0 <%s> fake saved" % addr)
+                        send(rep)
+                        if rep.startswith("421"):
+                            return
+                    continue
                 send(a.eod_reply)
                 if a.eod_reply.startswith("421"):
                     return
@@ -176,7 +194,10 @@ def serve(s):
             log.write("C: " + line + "\n")
             verb = line.split(" ")[0].upper().split(":")[0]
             batch.append(verb)
-            if verb == "EHLO":
+            if a.lmtp and verb in ("EHLO", "HELO"):
+                send("500 5.5.1 Unknown command (this is LMTP)")
+                continue
+            if verb == ("LHLO" if a.lmtp else "EHLO"):
                 if a.no_ehlo:
                     send("502 5.5.2 Error: command not recognized")
                     continue
@@ -221,6 +242,7 @@ def serve(s):
                 break
             elif verb == "MAIL":
                 rcpts = 0
+                accepted = []
                 mail = not a.mail_reply
                 send(a.mail_reply or "250 2.1.0 Ok")
             elif not mail and verb in ("RCPT", "DATA"):
@@ -235,6 +257,7 @@ def serve(s):
                     send("550 5.1.1 <%s>: Recipient address rejected: User unknown" % addr)
                 else:
                     rcpts += 1
+                    accepted.append(addr)
                     send("250 2.1.5 Ok")
             elif verb == "DATA":
                 if a.data_reply:
@@ -246,6 +269,7 @@ def serve(s):
                     data = bytearray()
             elif verb == "RSET":
                 rcpts = 0
+                accepted = []
                 mail = False
                 send("250 2.0.0 Ok")
             elif verb == "NOOP":
@@ -679,5 +703,249 @@ expect_rc maytls 0
 expect_line maytls '^a@example.jp 250 '
 grep -q 'tls=off' "$T/maytls.err" || fail "maytls: expected plaintext"
 pass "tls=require without STARTTLS: error; tls=may: plaintext delivery"
+
+# --- LMTP (RFC 2033), scripted server -----------------------------------------
+
+# 21. LMTP: LHLO (never EHLO), MAIL+RCPTs+DATA pipelined although LHLO does
+#     not announce PIPELINING, one reply per accepted recipient after the end
+#     of data, each the result of its own recipient (a 452 for one, 250 for
+#     the others, the RCPT refusal kept); bytes exact; two transactions on
+#     one connection.
+fake lmtp --lmtp --no-pipelining --size 10000000 --reject-rcpt b@example.jp \
+	--lmtp-reply 'c@example.jp=452 4.2.2 <c@example.jp> Mailbox is full'
+send lmtp 127.0.0.1 "$PORT" --lmtp --repeat 2 --verbose sender@example.jp \
+	a@example.jp,b@example.jp,c@example.jp,d@example.jp "$T/boundary.eml"
+expect_rc lmtp 0
+fake_wait lmtp
+for k in 0 4; do
+	sed -n "$((k + 1)),$((k + 4))p" "$T/lmtp.out" >"$T/lmtp.part"
+	if ! grep -q -x 'a@example.jp 250 2\.0\.0 <a@example.jp> fake saved' "$T/lmtp.part" ||
+	   ! grep -q -E '^b@example.jp 550 5\.1\.1 <b@example.jp>: Recipient address rejected' "$T/lmtp.part" ||
+	   ! grep -q -x 'c@example.jp 452 4\.2\.2 <c@example.jp> Mailbox is full' "$T/lmtp.part" ||
+	   ! grep -q -x 'd@example.jp 250 2\.0\.0 <d@example.jp> fake saved' "$T/lmtp.part"; then
+		cat "$T/lmtp.out"
+		fail "lmtp: per-recipient results wrong (transaction $((k / 4 + 1)))"
+	fi
+done
+[ "$(wc -l <"$T/lmtp.out")" = 8 ] || { cat "$T/lmtp.out"; fail "lmtp: expected 8 result lines"; }
+expect_log lmtp '^C: LHLO localhost$'
+expect_no_log lmtp '^C: (EHLO|HELO)'
+[ "$(grep -c '^C: LHLO' "$T/lmtp.log")" = 1 ] || fail "lmtp: reconnected instead of reusing"
+[ "$(grep -c '^batch MAIL,RCPT,RCPT,RCPT,RCPT,DATA$' "$T/lmtp.log")" = 2 ] ||
+	{ cat "$T/lmtp.log"; fail "lmtp: not pipelined (LHLO announced no PIPELINING)"; }
+expect_log lmtp "^C: MAIL FROM:<sender@example.jp> SIZE=$(stat -c %s "$T/boundary.eml")$"
+cmp "$T/lmtp.data.1" "$T/boundary.wire" || fail "lmtp: wire bytes differ from the stuffed message"
+cmp "$T/lmtp.data.2" "$T/boundary.wire" || fail "lmtp: second transaction's bytes differ"
+grep -q 'usable=yes' "$T/lmtp.err" || fail "lmtp: unusable afterwards"
+pass "LMTP: LHLO, pipelined without PIPELINING announced, one reply per accepted rcpt (250/452), RCPT 550 kept, bytes exact, connection reused"
+
+# 22. LMTP, the connection breaks after two of the three per-recipient
+#     replies (a: 250, c: 451): a keeps its 250 (delivered: must not be sent
+#     again); c's 451, b's RCPT 550 and d (no reply) get no result; exit 1.
+fake lmtpcut --lmtp --reject-rcpt b@example.jp --lmtp-cut 2 \
+	--lmtp-reply 'c@example.jp=451 4.3.0 <c@example.jp> Temporary failure'
+send lmtpcut 127.0.0.1 "$PORT" --lmtp --verbose sender@example.jp \
+	a@example.jp,b@example.jp,c@example.jp,d@example.jp "$T/dots.eml"
+expect_rc lmtpcut 1
+fake_wait lmtpcut
+expect_log lmtpcut '^lmtp cut$'
+expect_log lmtpcut '^S: 451 4\.3\.0 <c@example.jp>'
+printf 'a@example.jp 250 2.0.0 <a@example.jp> fake saved\n' | cmp - "$T/lmtpcut.out" ||
+	{ cat "$T/lmtpcut.out"; fail "lmtpcut: expected only a's 250 to be kept"; }
+grep -q 'closed the connection instead of answering the end of the message data for <d@example.jp>' "$T/lmtpcut.err" ||
+	{ cat "$T/lmtpcut.err"; fail "lmtpcut: unclear message"; }
+grep -q 'usable=no' "$T/lmtpcut.err" || fail "lmtpcut: still usable"
+# Before any per-recipient reply came, nothing is kept (as for SMTP, test 6).
+fake lmtpcut0 --lmtp --lmtp-cut 0
+send lmtpcut0 127.0.0.1 "$PORT" --lmtp sender@example.jp a@example.jp,b@example.jp "$T/dots.eml"
+expect_rc lmtpcut0 1
+[ ! -s "$T/lmtpcut0.out" ] || { cat "$T/lmtpcut0.out"; fail "lmtpcut0: results kept without any reply"; }
+pass "LMTP, connection lost among the per-recipient replies: the 2xx already read is kept, the others get no result"
+
+# 23. LMTP, 421 as one recipient's reply: that one and the later ones get the
+#     421, the earlier 250 stays; unusable; exit 0 (every result known).
+fake lmtp421 --lmtp --lmtp-reply 'b@example.jp=421 4.3.2 fake is shutting down'
+send lmtp421 127.0.0.1 "$PORT" --lmtp --verbose sender@example.jp a@example.jp,b@example.jp,c@example.jp "$T/dots.eml"
+expect_rc lmtp421 0
+expect_line lmtp421 '^a@example.jp 250 2\.0\.0 <a@example.jp> fake saved$'
+expect_line lmtp421 '^b@example.jp 421 4\.3\.2 fake is shutting down$'
+expect_line lmtp421 '^c@example.jp 421 4\.3\.2 fake is shutting down$'
+grep -q 'usable=no' "$T/lmtp421.err" || fail "lmtp421: still usable"
+pass "LMTP, 421 among the per-recipient replies: earlier 250 kept, 421 for the rest, unusable"
+
+# 24. LMTP client against an SMTP server (LHLO refused): an error naming
+#     LHLO, and no HELO fallback.
+fake lmtpsmtp
+send lmtpsmtp 127.0.0.1 "$PORT" --lmtp sender@example.jp a@example.jp "$T/dots.eml"
+expect_rc lmtpsmtp 1
+grep -q 'refused our LMTP greeting (LHLO localhost): 502' "$T/lmtpsmtp.err" ||
+	{ cat "$T/lmtpsmtp.err"; fail "lmtpsmtp: unclear message"; }
+fake_wait lmtpsmtp
+expect_no_log lmtpsmtp '^C: (HELO|EHLO|MAIL)'
+pass "LMTP against a server that refuses LHLO: error, no HELO fallback"
+
+# 25. LMTP server that says 354 to a DATA with no accepted recipient (RFC
+#     2033 forbids it): the rcpt keeps its 550, no data, unusable, exit 0.
+fake lmtp354 --lmtp --reject-rcpt a@example.jp --accept-data-always
+send lmtp354 127.0.0.1 "$PORT" --lmtp --verbose sender@example.jp a@example.jp "$T/dots.eml"
+expect_rc lmtp354 0
+expect_line lmtp354 '^a@example.jp 550 5\.1\.1 '
+grep -q 'usable=no' "$T/lmtp354.err" || fail "lmtp354: still usable"
+fake_wait lmtp354
+[ ! -e "$T/lmtp354.data.1" ] || fail "lmtp354: data sent"
+pass "LMTP, 354 without an accepted recipient: left at once, 550 kept, nothing sent"
+
+# 26. LMTP over STARTTLS: LHLO again over TLS; SMTPUTF8 + BODY=8BITMIME.
+fake lmtptls --lmtp --smtputf8 --tls-cert "$T/srv.pem" --tls-key "$T/srv.key"
+send lmtptls 127.0.0.1 "$PORT" --lmtp --verbose --tls require --ca-file "$T/ca.pem" --smtputf8 \
+	'sénder@example.jp' 'ré@example.jp,a@example.jp' "$T/dots.eml"
+expect_rc lmtptls 0
+expect_line lmtptls '^ré@example.jp 250 2\.0\.0 <ré@example.jp> fake saved$'
+expect_line lmtptls '^a@example.jp 250 2\.0\.0 <a@example.jp> fake saved$'
+grep -q 'tls=on' "$T/lmtptls.err" || fail "lmtptls: not on"
+fake_wait lmtptls
+expect_log lmtptls '^TLS on$'
+[ "$(grep -c '^C: LHLO' "$T/lmtptls.log")" = 2 ] || fail "lmtptls: LHLO not repeated after STARTTLS"
+expect_log lmtptls '^C: MAIL FROM:<sénder@example.jp> BODY=8BITMIME SMTPUTF8$'
+cmp "$T/lmtptls.data.1" "$T/dots.wire" || fail "lmtptls: wire bytes differ"
+pass "LMTP over STARTTLS: LHLO again, SMTPUTF8 and BODY=8BITMIME, delivered"
+
+# --- LMTP, real Dovecot --------------------------------------------------------
+# A private Dovecot (lmtp only) in $T, as root: passwd-file users with a
+# numeric uid no one has, maildir homes under $T. Needs dovecot-lmtpd.
+
+DOVECOT=${DOVECOT:-/usr/sbin/dovecot}
+if [ ! -x /usr/lib/dovecot/lmtp ] || [ ! -x "$DOVECOT" ]; then
+	echo "skipped: dovecot-lmtpd not installed (no /usr/lib/dovecot/lmtp): real-Dovecot LMTP cases not run"
+elif [ "$(id -u)" != 0 ]; then
+	echo "skipped: real-Dovecot LMTP cases need root (Dovecot switches to the mail uid)"
+else
+	D=$T/dv
+	mkdir -p "$D/run" "$D/state" "$D/home"
+	chmod 755 "$D" "$D/home"
+	muid=61500
+	while getent passwd "$muid" >/dev/null || getent group "$muid" >/dev/null; do
+		muid=$((muid + 1))
+	done
+	for u in alice carol; do
+		mkdir -p "$D/home/$u"
+		chown "$muid:$muid" "$D/home/$u"
+		echo "$u@example.jp::$muid:$muid::$D/home/$u::"
+	done >"$D/users"
+	dv_conf() {
+		cat <<DVCONF
+instance_name = t_smtp_client_lmtp_$$
+base_dir = $D/run
+state_dir = $D/state
+log_path = $D/dovecot.log
+info_log_path = $D/dovecot.log
+protocols = lmtp
+listen = 127.0.0.1
+ssl = no
+first_valid_uid = $muid
+last_valid_uid = $muid
+first_valid_gid = $muid
+last_valid_gid = $muid
+mail_location = maildir:~/Maildir
+lmtp_save_to_detail_mailbox = no
+passdb {
+  driver = passwd-file
+  args = $D/users
+}
+userdb {
+  driver = passwd-file
+  args = $D/users
+}
+service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = $1
+  }
+}
+DVCONF
+	}
+	dv_stop() { "$DOVECOT" -c "$D/dovecot.conf" stop >/dev/null 2>&1 || true; }
+	dv_started=""
+	for _ in 1 2 3; do
+		DPORT=$(free_port)
+		dv_conf "$DPORT" >"$D/dovecot.conf"
+		trap 'dv_stop; cleanup' EXIT
+		if ! "$DOVECOT" -c "$D/dovecot.conf" >"$D/start.err" 2>&1; then
+			cat "$D/start.err" "$D/dovecot.log" 2>/dev/null >&2
+			fail "private Dovecot did not start"
+		fi
+		for _ in $(seq 100); do
+			if ss -ltn "sport = :$DPORT" | grep -q LISTEN; then dv_started=1; break; fi
+			sleep 0.1
+		done
+		[ -z "$dv_started" ] || break
+		dv_stop
+		sleep 0.5
+	done
+	[ -n "$dv_started" ] || { cat "$D/dovecot.log" >&2; fail "private Dovecot is not listening"; }
+
+	# maildir_check HOME EXPECTED: for each message in HOME/Maildir/{new,cur},
+	# less the trace headers Dovecot puts on top (Return-Path, Delivered-To,
+	# Received with its continuation lines), one line: "match" when the rest
+	# equals EXPECTED byte for byte, else "differs".
+	maildir_check() {
+		python3 - "$1" "$2" <<'PY'
+import os, sys
+home, exp = sys.argv[1], open(sys.argv[2], "rb").read()
+trace = (b"return-path:", b"delivered-to:", b"received:")
+for sub in ("new", "cur"):
+    d = os.path.join(home, "Maildir", sub)
+    for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+        lines = open(os.path.join(d, name), "rb").read().split(b"\n")
+        i = 0
+        while i < len(lines) and (lines[i].lower().startswith(trace) or
+                                  (i > 0 and lines[i][:1] in (b" ", b"\t"))):
+            i += 1
+        print("match" if b"\n".join(lines[i:]) == exp else "differs")
+PY
+	}
+	unix_text "$T/dots.eml" >"$T/dots.lf"
+	unix_text "$T/boundary.eml" >"$T/boundary.lf"
+
+	# 27. Two users in one transaction: 250 each (Dovecot's own reply per
+	#     recipient), each maildir holds the message byte-exact.
+	send dv2 127.0.0.1 "$DPORT" --lmtp --verbose sender@example.jp alice@example.jp,carol@example.jp "$T/dots.eml"
+	expect_rc dv2 0
+	expect_line dv2 '^alice@example.jp 250 2\.0\.0 <alice@example.jp> .*Saved'
+	expect_line dv2 '^carol@example.jp 250 2\.0\.0 <carol@example.jp> .*Saved'
+	grep -q 'usable=yes' "$T/dv2.err" || fail "dv2: unusable after the transaction"
+	for u in alice carol; do
+		[ "$(maildir_check "$D/home/$u" "$T/dots.lf")" = match ] || {
+			maildir_check "$D/home/$u" "$T/dots.lf"
+			find "$D/home/$u" -type f | head
+			fail "dv2: $u's maildir does not hold exactly the message"
+		}
+	done
+	# Dovecot 2.3 adds Delivered-To only to single-recipient transactions;
+	# Return-Path shows the envelope sender arrived.
+	grep -rqs '^Return-Path: <sender@example.jp>$' "$D/home/carol/Maildir/new" ||
+		fail "dv2: carol's copy lacks Return-Path: <sender@example.jp>"
+	pass "real Dovecot LMTP: one transaction, two users, 250 each, both maildirs hold the message byte-exact"
+
+	# 28. One known and one unknown user: 250 for the known, Dovecot's 550
+	#     5.1.1 (from RCPT) for the unknown; a 128 KiB message with dots at
+	#     the 64 KiB edges, twice on the same connection (--repeat 2).
+	send dv1 127.0.0.1 "$DPORT" --lmtp --repeat 2 --verbose sender@example.jp alice@example.jp,nobody@example.jp "$T/boundary.eml"
+	expect_rc dv1 0
+	[ "$(grep -c -E '^alice@example.jp 250 2\.0\.0 <alice@example.jp> .*Saved' "$T/dv1.out")" = 2 ] ||
+		{ cat "$T/dv1.out"; fail "dv1: alice not 250 twice"; }
+	[ "$(grep -c -E '^nobody@example.jp 550 5\.1\.1 ' "$T/dv1.out")" = 2 ] ||
+		{ cat "$T/dv1.out"; fail "dv1: unknown user not 550 5.1.1 twice"; }
+	grep -q 'usable=yes' "$T/dv1.err" || fail "dv1: unusable afterwards"
+	[ "$(maildir_check "$D/home/alice" "$T/boundary.lf" | grep -c match)" = 2 ] ||
+		{ maildir_check "$D/home/alice" "$T/boundary.lf"; fail "dv1: alice's maildir lacks 2 exact copies of the big message"; }
+	[ "$(find "$D/home/alice/Maildir" -type f -path '*/new/*' | wc -l)" = 3 ] || fail "dv1: alice does not have exactly 3 messages"
+	[ "$(find "$D/home/carol/Maildir" -type f -path '*/new/*' | wc -l)" = 1 ] || fail "dv1: carol does not have exactly her one message"
+	[ ! -e "$D/home/nobody" ] || fail "dv1: something was created for the unknown user"
+	echo "   Dovecot said: $(grep '^nobody' "$T/dv1.out" | head -1)"
+	pass "real Dovecot LMTP: known user 250, unknown user 550 5.1.1 from RCPT, 128 KiB message byte-exact, connection reused"
+	dv_stop
+	trap cleanup EXIT
+fi
 
 echo "t_smtp_client: all passed"

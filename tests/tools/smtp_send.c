@@ -13,9 +13,12 @@
  *   --smtputf8 / --8bit      what the message needs
  *   --timeout MS             per wait
  *   --repeat N               N transactions on one connection
+ *   --lmtp                   speak LMTP (RFC 2033) instead of SMTP
  *   --verbose                "tls=on|off usable=yes|no" on stderr at the end
  * Exit: 0 when the transactions ran (whatever the results), 1 on a connection
- * or protocol error (message on stderr), 2 on bad usage.
+ * or protocol error (message on stderr; the results the client kept despite
+ * it, LMTP's committed 2xx ones, are still printed, the others are not),
+ * 2 on bad usage.
  */
 #include <fcntl.h>
 #include <getopt.h>
@@ -33,7 +36,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: smtp_send [--tls none|may|require] [--ca-file F] [--no-verify] "
 		"[--implicit-tls] [--helo NAME] [--smtputf8] [--8bit] [--timeout MS] "
-		"[--repeat N] [--verbose] HOST PORT SENDER RCPT[,RCPT...] FILE\n");
+		"[--repeat N] [--lmtp] [--verbose] HOST PORT SENDER RCPT[,RCPT...] FILE\n");
 	exit(2);
 }
 
@@ -50,6 +53,7 @@ int main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "repeat", required_argument, NULL, 'r' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "lmtp", no_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct smtp_client_opts o = {
@@ -80,6 +84,7 @@ int main(int argc, char **argv)
 		case 'T': o.timeout_ms = atoi(optarg); break;
 		case 'r': repeat = atoi(optarg); break;
 		case 'v': verbose = true; break;
+		case 'l': o.lmtp = true; break;
 		default: usage();
 		}
 	}
@@ -120,12 +125,13 @@ int main(int argc, char **argv)
 		lseek(fd, 0, SEEK_SET);
 		bool ok = smtp_client_send(c, sender, rcpts, n, fd, (uint64_t)st.st_size, smtputf8,
 					   eightbit, res, &err);
-		if (ok) {
-			for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
+			if (ok || res[i].code != 0)
 				printf("%s %u %s %s\n", rcpts[i], res[i].code,
 				       res[i].enhanced[0] ? res[i].enhanced : "-",
 				       res[i].text ? res[i].text : "");
-		} else {
+		}
+		if (!ok) {
 			fprintf(stderr, "smtp_send: %s\n", err.msg);
 			rc = 1;
 		}

@@ -469,7 +469,7 @@ static const struct error_case error_cases[] = {
 	{ "[relay]\nrecipients = all\n", "t.conf:2: ", "use one of: domain, known" },
 	{ "[old]\nimap = http://x\n", "t.conf:2: ",
 	  "[old] imap: unknown scheme 'http' in 'http://x' (use imap:// or imaps://)" },
-	{ "[old]\nsmtp = http://x\n", "t.conf:2: ", "(use smtp:// or smtps://)" },
+	{ "[old]\nsmtp = http://x\n", "t.conf:2: ", "(use smtp://, smtps:// or lmtp://)" },
 	{ "[old]\nimap = mail.old-host.jp\n", "t.conf:2: ", "no scheme" },
 	{ "[old]\nimap = imaps://h:70000\n", "t.conf:2: ", "[old] imap: bad port '70000'" },
 	{ "[old]\nimap = imaps://[::1\n", "t.conf:2: ", "unterminated '['" },

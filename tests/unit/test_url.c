@@ -129,7 +129,7 @@ static void test_scheme_errors(void **state)
 			    "--old: unknown scheme 'http' in 'http://x' (use imap:// or imaps://)");
 	/* an SMTP-named input gets the SMTP hint */
 	expect_fail("https://x", "mailshift.conf:7: [new] smtp",
-		    "unknown scheme 'https' in 'https://x' (use smtp:// or smtps://)");
+		    "unknown scheme 'https' in 'https://x' (use smtp://, smtps:// or lmtp://)");
 	expect_fail("imapx://x", "--new", "unknown scheme 'imapx'");
 	expect_fail("://x", "--new", "unknown scheme ''");
 	expect_fail("mail.example.jp", "--old", "no scheme in 'mail.example.jp'; write it as "
