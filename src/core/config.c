@@ -941,7 +941,7 @@ static bool finish(struct parser *p)
 	set_default(&r->queue_lifetime, "5d");
 	set_default(&r->retry_intervals, "1m,5m,15m,1h");
 	set_default(&r->max_connections, "200");
-	set_default(&r->max_per_client, "20");
+	set_default(&r->max_per_client, "50");   /* as Postfix's smtpd_client_connection_count_limit */
 	set_default(&r->timeout, "300s");
 	set_default(&r->data_timeout, "600s");
 	set_default(&r->max_recipients, "1000");

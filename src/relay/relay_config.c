@@ -364,7 +364,7 @@ bool relay_settings_load(const struct config *cfg, struct relay_settings *out, s
 
 	if (!load_count(path, "max_connections", r->max_connections, 200, &s.max_connections,
 			err) ||
-	    !load_count(path, "max_per_client", r->max_per_client, 20, &s.max_per_client, err) ||
+	    !load_count(path, "max_per_client", r->max_per_client, 50, &s.max_per_client, err) ||
 	    !load_count(path, "max_recipients", r->max_recipients, 1000, &s.max_recipients,
 			err) ||
 	    !load_count(path, "concurrency", r->concurrency, 10, &s.concurrency, err))

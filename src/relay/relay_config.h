@@ -22,7 +22,7 @@
  *                     1st, 2nd ... failure; the last one repeats
  *                     [1m,5m,15m,1h]
  *   tls_cert, tls_key PEM files for STARTTLS [none: no STARTTLS offered]
- *   max_connections   [200]     max_per_client [20]
+ *   max_connections   [200]     max_per_client [50]
  *   timeout           idle time of a client before 421 [300s]
  *   data_timeout      time for the whole DATA of one message [600s] (slow
  *                     clients cannot hold a slot forever)

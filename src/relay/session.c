@@ -88,6 +88,7 @@ struct session {
 	bool throttled;             /* reading paused: too many replies unread */
 	struct event *close_ev;     /* S_CLOSING: frees the session once flushed */
 	int close_polls;
+	bool counted;               /* in r->nsessions and the per-client count */
 };
 
 static void on_read(struct bufferevent *bev, void *ctx);
@@ -161,6 +162,18 @@ static void tx_reset(struct session *s)
 		evtimer_del(s->data_timer);
 }
 
+/* A session stops counting against max_connections/max_per_client as soon
+ * as it closes: a client that QUITs and connects again at once (as
+ * smtp-source does) must not find its old session still counted. */
+static void uncount(struct session *s)
+{
+	if (!s->counted)
+		return;
+	s->counted = false;
+	client_count(s->r, s->ip, -1);
+	s->r->nsessions--;
+}
+
 static void session_free(struct session *s)
 {
 	struct relay *r = s->r;
@@ -181,8 +194,7 @@ static void session_free(struct session *s)
 		r->sessions = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
-	client_count(r, s->ip, -1);
-	r->nsessions--;
+	uncount(s);
 	free(s);
 }
 
@@ -217,6 +229,7 @@ static void close_after_reply(struct session *s)
 	if (s->state == S_CLOSING)
 		return;
 	s->state = S_CLOSING;
+	uncount(s);
 	bufferevent_disable(s->bev, EV_READ);
 	event_active(s->close_ev, EV_TIMEOUT, 0);
 }
@@ -753,6 +766,11 @@ static void on_read(struct bufferevent *bev, void *ctx)
 static void on_write(struct bufferevent *bev, void *ctx)
 {
 	struct session *s = ctx;
+	if (s->state == S_CLOSING) {
+		if (unsent(s) == 0)
+			event_active(s->close_ev, EV_TIMEOUT, 0);   /* free it now */
+		return;
+	}
 	if (s->throttled && s->state == S_CMD &&
 	    evbuffer_get_length(bufferevent_get_output(bev)) <= OUT_LOW) {
 		s->throttled = false;
@@ -849,6 +867,7 @@ void session_accept(struct relay *r, evutil_socket_t fd, const struct sockaddr *
 	r->sessions = s;
 	r->nsessions++;
 	client_count(r, ip, 1);
+	s->counted = true;
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, READ_HIGH_WATER);
 	bufferevent_setwatermark(s->bev, EV_WRITE, OUT_LOW, 0);

@@ -144,7 +144,7 @@ static void test_defaults(void **state)
 	assert_null(s.tls_cert);
 	assert_null(s.tls_key);
 	assert_int_equal(s.max_connections, 200);
-	assert_int_equal(s.max_per_client, 20);
+	assert_int_equal(s.max_per_client, 50);
 	assert_int_equal(s.max_recipients, 1000);
 	assert_int_equal(s.concurrency, 10);
 	assert_int_equal(s.timeout, 300);
