@@ -23,10 +23,10 @@ else
 OPT      = -O2 -g
 endif
 CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) -Isrc $(CFLAGS)
-LIBS     = -levent_openssl -levent_pthreads -levent_core -lssl -lcrypto -lsqlite3 -lpthread
+LIBS     = -levent_openssl -levent_pthreads -levent_core -lpsl -lssl -lcrypto -lsqlite3 -lpthread
 TEST_LIBS = -lcmocka
 
-LIB_SRC  = $(sort $(wildcard src/core/*.c src/proto/*.c src/imap/*.c src/sync/*.c src/store/*.c src/relay/*.c))
+LIB_SRC  = $(sort $(wildcard src/core/*.c src/proto/*.c src/imap/*.c src/sync/*.c src/store/*.c src/relay/*.c src/dns/*.c))
 CLI_SRC  = $(sort $(wildcard src/cli/*.c))
 UNIT_SRC = $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC = $(sort $(wildcard tests/fuzz/fuzz_*.c))

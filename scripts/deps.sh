@@ -6,10 +6,11 @@
 # the one apt-get line to run and fails, so nothing half-works later.
 set -eu
 
-build="gcc make pkg-config libssl-dev libsqlite3-dev libevent-dev libc6-dev openssl"
+build="gcc make pkg-config libssl-dev libsqlite3-dev libevent-dev libpsl-dev libc6-dev openssl"
 # postfix: only for its smtp-sink/smtp-source test tools (and the bench peer);
 # no system mail daemon is configured or started (see below).
-lab="dovecot-imapd dovecot-lmtpd postfix swaks python3 procps"
+# nsd: the DNS lab's authoritative servers; bind9-dnsutils: dig for its self-check
+lab="dovecot-imapd dovecot-lmtpd postfix swaks nsd bind9-dnsutils python3 procps"
 case "${1:-check}" in
 check) pkgs="$build $lab libcmocka-dev clang libclang-rt-14-dev" ;;
 demo)  pkgs="$build $lab" ;;
