@@ -415,41 +415,6 @@ out:
 
 /* ---- lookup ---- */
 
-/* Lower case; labels of 1..63 letters, digits, '-', '_'; one trailing dot
- * dropped. NULL if malformed. */
-static char *norm_name(const char *d)
-{
-	size_t n, label = 0;
-	char *o;
-
-	if (d == NULL)
-		return NULL;
-	n = strlen(d);
-	if (n > 0 && d[n - 1] == '.')
-		n--;
-	if (n == 0 || n > 253)
-		return NULL;
-	o = xstrndup(d, n);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)o[i];
-		if (c == '.') {
-			if (label == 0)
-				goto bad;
-			label = 0;
-			continue;
-		}
-		if ((!isalnum(c) && c != '-' && c != '_') || ++label > 63)
-			goto bad;
-		o[i] = (char)tolower(c);
-	}
-	if (label == 0)
-		goto bad;
-	return o;
-bad:
-	free(o);
-	return NULL;
-}
-
 void dkim_result_free(struct dkim_result *r)
 {
 	if (r == NULL)
@@ -463,7 +428,7 @@ void dkim_result_free(struct dkim_result *r)
 bool dkim_lookup(const struct dns_resolver_ref *dns, const char *selector, const char *domain,
 		 struct dkim_result *out, struct err *err)
 {
-	char *sel = norm_name(selector), *dom = norm_name(domain);
+	char *sel = dns_name_normalize(selector), *dom = dns_name_normalize(domain);
 	struct dns_answer a = { 0 };
 	const struct dns_rr *found = NULL;
 	size_t count = 0;

@@ -466,46 +466,9 @@ static void psl_init(void)
 		psl_ctx = psl_builtin();
 }
 
-/* Lower case, one trailing dot removed, checked as an ASCII host name
- * (labels of 1..63 letters, digits, '-', '_'; at most 253 bytes). */
-static char *norm_domain(const char *d)
-{
-	size_t n, label = 0;
-	char *o;
-
-	if (d == NULL)
-		return NULL;
-	n = strlen(d);
-	if (n > 0 && d[n - 1] == '.')
-		n--;
-	if (n == 0 || n > 253)
-		return NULL;
-	o = xstrndup(d, n);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)o[i];
-		if (c == '.') {
-			if (label == 0)
-				goto bad;
-			label = 0;
-			continue;
-		}
-		if (!isalnum(c) && c != '-' && c != '_')
-			goto bad;
-		if (++label > 63)
-			goto bad;
-		o[i] = (char)tolower(c);
-	}
-	if (label == 0)
-		goto bad;
-	return o;
-bad:
-	free(o);
-	return NULL;
-}
-
 char *dmarc_org_domain(const char *domain)
 {
-	char *d = norm_domain(domain);
+	char *d = dns_name_normalize(domain);
 	const char *reg;
 	char *o;
 
@@ -526,8 +489,8 @@ bool dmarc_aligned(const char *from_domain, const char *auth_domain, bool strict
 	bool eq;
 
 	if (strict) {
-		a = norm_domain(from_domain);
-		b = norm_domain(auth_domain);
+		a = dns_name_normalize(from_domain);
+		b = dns_name_normalize(auth_domain);
 	} else {
 		a = dmarc_org_domain(from_domain);
 		b = dmarc_org_domain(auth_domain);
@@ -654,7 +617,7 @@ bool dmarc_lookup(const struct dns_resolver_ref *dns, const char *domain,
 	int rc;
 
 	out->status = DMARC_NONE;
-	out->domain = norm_domain(domain);
+	out->domain = dns_name_normalize(domain);
 	if (out->domain == NULL) {
 		show(shown, domain ? domain : "", domain ? strlen(domain) : 0);
 		out->status = DMARC_INVALID;

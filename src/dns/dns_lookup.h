@@ -76,6 +76,13 @@ struct dns_answer {
 
 void dns_answer_free(struct dns_answer *a);
 
+/* A host or record name as the checks compare it: lower case, one trailing
+ * dot dropped, ASCII labels of 1..63 letters, digits, '-' or '_' (record
+ * names like _dmarc, selector._domainkey), at most 253 octets. A new
+ * string, or NULL when d is malformed (internationalised names must come
+ * in their xn-- form). */
+char *dns_name_normalize(const char *d);
+
 /* Ask for (name, type). Returns false only for local failures (err set);
  * every DNS outcome, including timeouts, is in out->status. name has no
  * trailing dot and may be any case. */
