@@ -23,7 +23,7 @@ else
 OPT      = -O2 -g
 endif
 CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) -Isrc $(CFLAGS)
-LIBS     = -levent_openssl -levent_pthreads -levent_core -lpsl -lssl -lcrypto -lsqlite3 -lpthread
+LIBS     = -levent_openssl -levent_pthreads -levent_core -lcares -lpsl -lssl -lcrypto -lsqlite3 -lpthread
 TEST_LIBS = -lcmocka
 
 LIB_SRC  = $(sort $(wildcard src/core/*.c src/proto/*.c src/imap/*.c src/sync/*.c src/store/*.c src/relay/*.c src/dns/*.c))
@@ -61,21 +61,24 @@ unit-bins: $(UNIT_BIN)
 $(B)/smtp_send: tests/tools/smtp_send.c $(B)/libmailshift.a
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libmailshift.a $(LIBS) $(LDFLAGS)
 
+$(B)/dnsq: tests/tools/dnsq.c $(B)/libmailshift.a
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libmailshift.a $(LIBS) $(LDFLAGS)
+
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
 asan:
-	$(MAKE) B=build/asan SAN=1 all unit-bins build/asan/smtp_send
+	$(MAKE) B=build/asan SAN=1 all unit-bins build/asan/smtp_send build/asan/dnsq
 
 deps:
 	@scripts/deps.sh check
 
 check: deps
 	$(MAKE) all unit
-	$(MAKE) B=build/asan SAN=1 all unit build/asan/smtp_send
+	$(MAKE) B=build/asan SAN=1 all unit build/asan/smtp_send build/asan/dnsq
 	$(MAKE) fuzz-smoke
 	MAILSHIFT=$(CURDIR)/build/asan/mailshift SMTP_SEND=$(CURDIR)/build/asan/smtp_send \
-		tests/integration/run.sh
+		DNSQ=$(CURDIR)/build/asan/dnsq tests/integration/run.sh
 
 # libFuzzer: every parser of network input has a target in tests/fuzz.
 FUZZ_CC    = clang
@@ -107,8 +110,9 @@ fuzz: $(FUZZ_BIN)
 fuzz-smoke:
 	$(MAKE) fuzz FUZZ_SECONDS=10
 
-integration: all $(B)/smtp_send
-	MAILSHIFT=$(CURDIR)/$(B)/mailshift SMTP_SEND=$(CURDIR)/$(B)/smtp_send tests/integration/run.sh
+integration: all $(B)/smtp_send $(B)/dnsq
+	MAILSHIFT=$(CURDIR)/$(B)/mailshift SMTP_SEND=$(CURDIR)/$(B)/smtp_send DNSQ=$(CURDIR)/$(B)/dnsq \
+		tests/integration/run.sh
 
 demo:
 	@scripts/deps.sh demo

@@ -6,7 +6,7 @@
 # the one apt-get line to run and fails, so nothing half-works later.
 set -eu
 
-build="gcc make pkg-config libssl-dev libsqlite3-dev libevent-dev libpsl-dev libc6-dev openssl"
+build="gcc make pkg-config libssl-dev libsqlite3-dev libevent-dev libpsl-dev libc-ares-dev libc6-dev openssl"
 # postfix: only for its smtp-sink/smtp-source test tools (and the bench peer);
 # no system mail daemon is configured or started (see below).
 # nsd: the DNS lab's authoritative servers; bind9-dnsutils: dig for its self-check

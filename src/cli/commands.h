@@ -19,5 +19,8 @@ int cmd_relay(int argc, char **argv);
 int cmd_queue(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+/* `mailshift dns check|watch`: cmd_dns dispatches; watch lives in cmd_dns_watch.c */
+int cmd_dns(int argc, char **argv);
+int cmd_dns_watch(int argc, char **argv);
 
 #endif

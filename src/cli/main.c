@@ -24,6 +24,8 @@ static void usage(FILE *f)
 		"  queue     list / show / flush / hold / release / delete relay queue entries\n"
 		"  trace     the life of one relayed message (queue id or Message-ID)\n"
 		"  status    groups and phases, relay counters per destination, queue\n"
+		"  dns       check: MX/TTL, SPF, DKIM, DMARC for old and new; watch: the MX\n"
+		"            switch spreading across resolvers\n"
 		"  help      this text; 'mailshift COMMAND --help' for a command's options\n"
 		"  version   print the version\n"
 		"\n"
@@ -54,6 +56,8 @@ int main(int argc, char **argv)
 		return cmd_trace(argc - 1, argv + 1);
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(argc - 1, argv + 1);
+	if (strcmp(cmd, "dns") == 0)
+		return cmd_dns(argc - 1, argv + 1);
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		usage(stdout);
 		return EXIT_OK;
