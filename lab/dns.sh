@@ -240,7 +240,7 @@ load_env() {
 
 # migration_job OUT STATE SERIAL: the render arguments for migration.test in STATE.
 migration_job() {
-	local out=$1 state=$2 serial=$3 mx ttl spf ms
+	local out=$1 state=$2 serial=$3 mx ttl spf ms sts
 	case $state in
 	old) mx=mx.old-host.test ttl=86400 spf='"v=spf1 ip4:192.0.2.10 -all"' ;;
 	both) mx=mx.old-host.test ttl=300 spf='"v=spf1 ip4:192.0.2.10 ip4:198.51.100.20 -all"' ;;
@@ -252,9 +252,17 @@ migration_job() {
 	else
 		ms="ms2026._domainkey	3600	IN	TXT	$(cat "$DIR/keys/ms2026.rdata")"
 	fi
+	# MTA-STS in state new only: its policy is served by the test that needs it (an HTTPS
+	# server on 127.0.0.1; dns check --mta-sts-port), so the other states stay quiet.
+	if [ "$state" = new ]; then
+		sts="_mta-sts	3600	IN	TXT	\"v=STSv1; id=20260101T000000\"
+mta-sts	3600	IN	A	127.0.0.1"
+	else
+		sts="; no MTA-STS in state $state"
+	fi
 	JOB=("$ZONES_SRC/migration.test.zone.in" "$out" "SERIAL=$serial" "STATE=$state"
 		"MX_TTL=$ttl" "MX_HOST=$mx" "SPF=$spf" "DKIM_DEFAULT=$(cat "$DIR/keys/default.rdata")"
-		"DKIM_MS2026=$ms")
+		"DKIM_MS2026=$ms" "MTA_STS=$sts")
 }
 
 write_conf() {

@@ -9,6 +9,12 @@
  *
  * Authoritative servers are asked at their NS addresses on port 53, or on
  * --ns-port (the lab's NSD servers listen on one random port each).
+ *
+ * The network checks the engine leaves to its caller live here: the
+ * MTA-STS policy fetch (dns/mta_sts.h; port 443 or --mta-sts-port, the
+ * system's CAs or --mta-sts-ca) and --smtp, a connection to the new MX
+ * (port 25 or --smtp-port, the system's CAs or --smtp-ca) through the
+ * relay's SMTP client with STARTTLS when offered, certificate verified.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -24,7 +30,9 @@
 #include "core/json.h"
 #include "core/url.h"
 #include "dns/check.h"
+#include "dns/mta_sts.h"
 #include "dns/resolver.h"
+#include "relay/smtp_client.h"
 
 static void usage_dns(FILE *f)
 {
@@ -38,10 +46,12 @@ static void usage_check(FILE *f)
 	fprintf(f,
 		"usage: mailshift dns check [-c FILE] [--domain D]... [--old-mx HOST] [--new-mx HOST]\n"
 		"         [--old-ips LIST] [--new-ips LIST] [--old-selector S] [--new-selector S]\n"
-		"         [--new-dkim-key PEM] [--resolver IP[:PORT]] [--ns-port PORT] [--smtp] [--json]\n"
+		"         [--new-dkim-key PEM] [--resolver IP[:PORT]] [--ns-port PORT] [--json]\n"
+		"         [--mta-sts-ca PEM] [--mta-sts-port PORT] [--smtp [--smtp-port PORT] [--smtp-ca PEM]]\n"
 		"\n"
 		"Cutover readiness of the domains: authoritative servers, MX and TTL, SPF for the\n"
-		"old and new sending IPs, DKIM selectors, DMARC, MTA-STS/TLS-RPT. Defaults come from\n"
+		"old and new sending IPs, DKIM selectors, DMARC, MTA-STS (the HTTPS policy too)/TLS-RPT,\n"
+		"and with --smtp whether the new MX offers STARTTLS. Defaults come from\n"
 		"the configuration (-c FILE, or ./mailshift.conf): [migration] domains, [old]/[new]\n"
 		"smtp host, sending_ips, dkim_selector, dkim_key. Exit 0: no FAIL, 1: a FAIL, 2: usage.\n");
 }
@@ -72,6 +82,59 @@ static void free_auth(void *ctx, void *lctx)
 
 	(void)ctx;
 	resolver_free(&r);
+}
+
+struct net_ctx {
+	unsigned sts_port;          /* 0: 443 */
+	const char *sts_ca;
+	unsigned smtp_port;         /* 0: 25 */
+	const char *smtp_ca;
+};
+
+static bool sts_fetch(void *ctx, const char *domain, const char *const *addrs, size_t n_addrs,
+		      char **body_r, size_t *len_r, struct err *err)
+{
+	const struct net_ctx *n = ctx;
+	struct mta_sts_fetch_opts o = {
+		.domain = domain, .addrs = addrs, .n_addrs = n_addrs,
+		.port = n->sts_port, .ca_file = n->sts_ca,
+	};
+
+	return mta_sts_fetch(&o, body_r, len_r, err);
+}
+
+static bool smtp_probe(void *ctx, const char *host, bool *starttls_r, struct err *err)
+{
+	const struct net_ctx *n = ctx;
+	char me[256] = "localhost";
+	struct smtp_client_opts o = {
+		.what = "new MX", .host = host, .port = n->smtp_port ? n->smtp_port : 25,
+		.tls = SMTP_TLS_MAY, .verify = true, .ca_file = n->smtp_ca, .helo_name = me,
+		.timeout_ms = 30000,
+	};
+	struct smtp_client *c;
+
+	if (gethostname(me, sizeof(me) - 1) != 0 || me[0] == '\0')
+		snprintf(me, sizeof(me), "localhost");
+	c = smtp_client_connect(&o, err);
+	if (c == NULL)
+		return false;
+	*starttls_r = smtp_client_tls(c);
+	smtp_client_close(&c);
+	return true;
+}
+
+/* A port option's value, or 0 with a message. */
+static unsigned port_arg(const char *opt, const char *v)
+{
+	char *end;
+	long p = strtol(v, &end, 10);
+
+	if (*v == '\0' || *end != '\0' || p < 1 || p > 65535) {
+		fprintf(stderr, "mailshift dns check: %s '%s' is not a port (1-65535)\n", opt, v);
+		return 0;
+	}
+	return (unsigned)p;
 }
 
 static char *fmt_utc(time_t t)
@@ -202,6 +265,7 @@ static void add_domains(char ***v, size_t *n, const char *list)
 enum {
 	OPT_DOMAIN = 256, OPT_OLD_MX, OPT_NEW_MX, OPT_OLD_IPS, OPT_NEW_IPS, OPT_OLD_SEL,
 	OPT_NEW_SEL, OPT_OLD_KEY, OPT_NEW_KEY, OPT_RESOLVER, OPT_NS_PORT, OPT_SMTP, OPT_JSON,
+	OPT_STS_CA, OPT_STS_PORT, OPT_SMTP_PORT, OPT_SMTP_CA,
 };
 
 static int cmd_dns_check(int argc, char **argv)
@@ -221,6 +285,10 @@ static int cmd_dns_check(int argc, char **argv)
 		{ "ns-port", required_argument, NULL, OPT_NS_PORT },
 		{ "smtp", no_argument, NULL, OPT_SMTP },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "mta-sts-ca", required_argument, NULL, OPT_STS_CA },
+		{ "mta-sts-port", required_argument, NULL, OPT_STS_PORT },
+		{ "smtp-port", required_argument, NULL, OPT_SMTP_PORT },
+		{ "smtp-ca", required_argument, NULL, OPT_SMTP_CA },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -231,6 +299,7 @@ static int cmd_dns_check(int argc, char **argv)
 	struct config *cfg = NULL;
 	struct resolver *res = NULL;
 	struct auth_ctx actx = { 0 };
+	struct net_ctx nctx = { 0 };
 	struct check_input in;
 	struct check_report rep;
 	struct err err;
@@ -257,6 +326,16 @@ static int cmd_dns_check(int argc, char **argv)
 			break;
 		}
 		case OPT_SMTP: smtp = true; break;
+		case OPT_STS_CA: nctx.sts_ca = optarg; break;
+		case OPT_SMTP_CA: nctx.smtp_ca = optarg; break;
+		case OPT_STS_PORT:
+			if ((nctx.sts_port = port_arg("--mta-sts-port", optarg)) == 0)
+				goto out;
+			break;
+		case OPT_SMTP_PORT:
+			if ((nctx.smtp_port = port_arg("--smtp-port", optarg)) == 0)
+				goto out;
+			break;
 		case OPT_JSON: json = true; break;
 		case OPT_OLD_MX: case OPT_NEW_MX: case OPT_OLD_IPS: case OPT_NEW_IPS:
 		case OPT_OLD_SEL: case OPT_NEW_SEL: case OPT_OLD_KEY: case OPT_NEW_KEY:
@@ -325,6 +404,10 @@ static int cmd_dns_check(int argc, char **argv)
 	in.auth_ctx = &actx;
 	in.now = time(NULL);
 	in.smtp = smtp;
+	in.sts_fetch = sts_fetch;
+	in.sts_ctx = &nctx;
+	in.smtp_probe = smtp_probe;
+	in.smtp_ctx = &nctx;
 
 	err_clear(&err);
 	if (!check_run(&in, &rep, &err)) {

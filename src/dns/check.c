@@ -15,6 +15,7 @@
 #include "core/buf.h"
 #include "dns/dkim.h"
 #include "dns/dmarc.h"
+#include "dns/mta_sts.h"
 #include "dns/spf.h"
 
 struct run {
@@ -979,7 +980,8 @@ static char *tlsrpt_field(const char *name, const char *value, bool *seen)
 	return problem;
 }
 
-static void check_txt_policy(struct run *r, const char *label, const char *version,
+/* True when exactly one valid record is published. */
+static bool check_txt_policy(struct run *r, const char *label, const char *version,
 			     const char *code, const char *what, const char *required,
 			     char *(*check_field)(const char *, const char *, bool *),
 			     const char *absent_advice)
@@ -990,6 +992,7 @@ static void check_txt_policy(struct run *r, const char *label, const char *versi
 	const char *rec = NULL;
 	size_t count = 0;
 	char codebuf[64];
+	bool valid = false;
 
 	ask(&r->in->dns, name, DNS_T_TXT, &a);
 	for (size_t i = 0; i < a.n; i++) {
@@ -1031,32 +1034,166 @@ static void check_txt_policy(struct run *r, const char *label, const char *versi
 			snprintf(codebuf, sizeof(codebuf), "%s.record", code);
 			add(r, CHECK_OK, codebuf, xstrdup("nothing to do"), "%s record at %s: %s", what,
 			    name, rec);
+			valid = true;
 		}
 		free(problem);
 	}
 	dns_answer_free(&a);
 	free(prefix);
 	free(name);
+	return valid;
+}
+
+/* One host the policy must cover: FAIL (enforce) or WARN (testing) when
+ * no mx: pattern matches it. */
+static void sts_cover(struct run *r, const struct mta_sts_policy *p, const char *url,
+		      const char *host, const char *which)
+{
+	const char *pat = mta_sts_covers(p, host);
+
+	if (pat != NULL) {
+		add(r, CHECK_OK, "mta-sts.mx-covered", xstrdup("nothing to do"),
+		    "the MTA-STS policy at %s covers the %s MX %s (mx: %s)", url, which, host, pat);
+		return;
+	}
+	if (p->mode == MTA_STS_NONE) {
+		add(r, CHECK_INFO, "mta-sts.mx-not-covered",
+		    xasprintf("add \"mx: %s\" to the policy before switching it to testing or "
+			      "enforce", host),
+		    "the MTA-STS policy at %s (mode none) does not list the %s MX %s", url, which,
+		    host);
+		return;
+	}
+	add(r, p->mode == MTA_STS_ENFORCE ? CHECK_FAIL : CHECK_WARN, "mta-sts.mx-not-covered",
+	    xasprintf("add \"mx: %s\" to %s and change the id= of the _mta-sts TXT record; "
+		      "senders keep a cached policy up to max_age (%lu s), so do it that long "
+		      "before the cutover", host, url, p->max_age),
+	    "the policy's mx list does not cover the %s MX: add mx: %s (mode %s, policy at %s)",
+	    which, host, mta_sts_mode_name(p->mode), url);
+}
+
+static void check_sts_policy(struct run *r)
+{
+	char *host = xasprintf("mta-sts.%s", r->domain);
+	char *url = xasprintf("https://%s/.well-known/mta-sts.txt", host);
+	char **addrs = NULL, *body = NULL;
+	size_t n_addrs = 0, len = 0;
+	struct mta_sts_policy pol;
+	struct dns_answer mx;
+	struct err err;
+	bool nx, dnsfail;
+
+	/* in->dns's view, so the names of a test lab work too */
+	addrs = addresses(&r->in->dns, host, &n_addrs, &nx, &dnsfail, NULL);
+	if (n_addrs == 0 && dnsfail) {
+		add(r, CHECK_WARN, "mta-sts.dns-error", xstrdup("run the check again"),
+		    "the address of %s could not be fetched", host);
+		goto out;
+	}
+	if (n_addrs == 0) {
+		add(r, CHECK_FAIL, "mta-sts.no-policy-host",
+		    xasprintf("publish an A or AAAA record for %s and serve %s, or remove the "
+			      "_mta-sts TXT record", host, url),
+		    "the _mta-sts TXT record is published but %s has no address", host);
+		goto out;
+	}
+	err_clear(&err);
+	if (!r->in->sts_fetch(r->in->sts_ctx, r->domain, (const char *const *)addrs, n_addrs,
+			      &body, &len, &err)) {
+		add(r, CHECK_FAIL, "mta-sts.fetch-failed",
+		    xasprintf("serve the policy at %s over HTTPS with a valid certificate for %s, "
+			      "status 200 and Content-Type text/plain", url, host),
+		    "the MTA-STS policy could not be fetched: %s", err.msg);
+		goto out;
+	}
+	err_clear(&err);
+	if (!mta_sts_parse(body, len, &pol, &err)) {
+		add(r, CHECK_FAIL, "mta-sts.policy-invalid",
+		    xasprintf("correct %s: senders treat an invalid policy as absent", url),
+		    "%s: %s", url, err.msg);
+		goto out;
+	}
+	add(r, CHECK_OK, "mta-sts.policy", xstrdup("nothing to do"),
+	    "MTA-STS policy at %s: mode %s, max_age %lu s, %zu mx pattern(s)", url,
+	    mta_sts_mode_name(pol.mode), pol.max_age, pol.n_mx);
+	if (r->in->new_side.mx_host != NULL)
+		sts_cover(r, &pol, url, r->in->new_side.mx_host, "new");
+	ask(&r->in->dns, r->domain, DNS_T_MX, &mx);
+	for (size_t i = 0; i < mx.n; i++) {
+		const char *t = mx.rr[i].target;
+
+		if (mx.rr[i].type != DNS_T_MX || t == NULL || t[0] == '\0' ||
+		    name_eq(t, r->in->new_side.mx_host))
+			continue;
+		sts_cover(r, &pol, url, t, "current");
+	}
+	dns_answer_free(&mx);
+	mta_sts_policy_free(&pol);
+out:
+	free(body);
+	strv_free(addrs, n_addrs);
+	free(url);
+	free(host);
+}
+
+static void check_smtp(struct run *r)
+{
+	const char *host = r->in->new_side.mx_host;
+	bool tls = false;
+	struct err err;
+
+	if (r->in->smtp_probe == NULL) {
+		add(r, CHECK_INFO, "smtp.not-implemented",
+		    xstrdup("test STARTTLS by hand (swaks --tls)"),
+		    "the --smtp STARTTLS check of the new MX is not available here");
+		return;
+	}
+	if (host == NULL) {
+		add(r, CHECK_INFO, "smtp.no-host",
+		    xstrdup("set [new] smtp or give --new-mx HOST"),
+		    "--smtp: no new MX host to connect to");
+		return;
+	}
+	err_clear(&err);
+	if (!r->in->smtp_probe(r->in->smtp_ctx, host, &tls, &err)) {
+		add(r, CHECK_FAIL, err.kind == ERR_KIND_TLS ? "smtp.tls-failed" : "smtp.connect-failed",
+		    xstrdup(err.kind == ERR_KIND_TLS
+				    ? "install a certificate for the MX host name from a public CA "
+				      "(senders using MTA-STS or DANE verify it)"
+				    : "check that the new MX accepts connections on port 25 from here"),
+		    "%s", err.msg);
+	} else if (!tls) {
+		add(r, CHECK_WARN, "smtp.no-starttls",
+		    xstrdup("enable STARTTLS on the new MX (senders deliver in clear text, and "
+			    "MTA-STS senders in enforce mode will not deliver at all)"),
+		    "new MX %s: STARTTLS not offered", host);
+	} else {
+		add(r, CHECK_OK, "smtp.starttls", xstrdup("nothing to do"),
+		    "new MX %s offers STARTTLS and its certificate verifies", host);
+	}
 }
 
 static void check_extra(struct run *r)
 {
+	bool sts;
+
 	r->sec = CHECK_SEC_EXTRA;
-	check_txt_policy(r, "_mta-sts", "STSv1", "mta-sts", "MTA-STS", "id", sts_field,
-			 "publish MTA-STS (a TXT record and an HTTPS policy) if senders should "
-			 "require TLS to the new MX");
-	add(r, CHECK_INFO, "mta-sts.policy-not-checked",
-	    xasprintf("check https://mta-sts.%s/.well-known/mta-sts.txt by hand: its mx: lines must "
-		      "cover the new MX", r->domain),
-	    "the MTA-STS HTTPS policy (and whether its mx list covers the new host) is not "
-	    "fetched yet");
+	sts = check_txt_policy(r, "_mta-sts", "STSv1", "mta-sts", "MTA-STS", "id", sts_field,
+			       "publish MTA-STS (a TXT record and an HTTPS policy) if senders "
+			       "should require TLS to the new MX");
+	if (r->in->sts_fetch == NULL)
+		add(r, CHECK_INFO, "mta-sts.policy-not-checked",
+		    xasprintf("check https://mta-sts.%s/.well-known/mta-sts.txt by hand: its mx: "
+			      "lines must cover the new MX", r->domain),
+		    "the MTA-STS HTTPS policy (and whether its mx list covers the new host) is "
+		    "not fetched here");
+	else if (sts)
+		check_sts_policy(r);
 	check_txt_policy(r, "_smtp._tls", "TLSRPTv1", "tlsrpt", "TLS-RPT", "rua", tlsrpt_field,
 			 "publish \"v=TLSRPTv1; rua=mailto:...\" at _smtp._tls to hear about TLS "
 			 "failures delivering to the new MX");
 	if (r->in->smtp)
-		add(r, CHECK_INFO, "smtp.not-implemented",
-		    xstrdup("test STARTTLS by hand (swaks --tls) until this check exists"),
-		    "the --smtp STARTTLS check of the new MX is not implemented yet");
+		check_smtp(r);
 }
 
 /* ------------------------------------------------------------ API */

@@ -14,13 +14,19 @@
  *          bits (2048 recommended), the new key matching its private key;
  *   dmarc  one valid record, the organizational domain, whether mail from
  *          the new server aligns (SPF pass or DKIM d= the domain);
- *   extra  MTA-STS and TLS-RPT TXT records (syntax only), --smtp.
+ *   extra  MTA-STS TXT record; with in->sts_fetch, the HTTPS policy
+ *          (fetched from the addresses in->dns gives for mta-sts.<domain>)
+ *          parsed strictly, and whether its mx: patterns cover the new MX
+ *          and every current MX; TLS-RPT TXT record; with --smtp and
+ *          in->smtp_probe, whether the new MX offers STARTTLS with a
+ *          certificate that verifies.
  *
  * Contract:
  *  - No printing and no network I/O of its own: every question goes
- *    through in->dns (recursive-style) or through a lookup made by
- *    in->make_auth for one authoritative server address, so tests drive it
- *    with tables. The only file it reads is a side's dkim_key (PEM).
+ *    through in->dns (recursive-style), a lookup made by in->make_auth for
+ *    one authoritative server address, in->sts_fetch or in->smtp_probe, so
+ *    tests drive it with tables. Without sts_fetch (smtp_probe) the item
+ *    mta-sts.policy-not-checked (smtp.not-implemented) says so. The only file it reads is a side's dkim_key (PEM).
  *  - Codes are stable short ids ("mx.ttl-high", "spf.plus-all"): scripts
  *    and tests match on them; the wording of message/advice may change.
  *    Every item has a one-sentence advice (may say "nothing to do").
@@ -95,6 +101,17 @@ typedef bool (*check_make_auth_fn)(void *ctx, const char *ip, dns_lookup_fn *loo
 				   void **lctx_r, struct err *err);
 typedef void (*check_free_auth_fn)(void *ctx, void *lctx);
 
+/* Fetch https://mta-sts.<domain>/.well-known/mta-sts.txt from one of addrs
+ * (see dns/mta_sts.h): *body_r (caller frees) and *len_r, or false with err
+ * saying why. */
+typedef bool (*check_sts_fetch_fn)(void *ctx, const char *domain, const char *const *addrs,
+				   size_t n_addrs, char **body_r, size_t *len_r, struct err *err);
+/* Connect to the SMTP server host, STARTTLS when offered (certificate
+ * verified): *starttls_r says whether TLS was set up. False with err when
+ * the connection or the TLS handshake/verification failed. */
+typedef bool (*check_smtp_probe_fn)(void *ctx, const char *host, bool *starttls_r,
+				    struct err *err);
+
 struct check_input {
 	const char *const *domains;
 	size_t n_domains;
@@ -105,6 +122,10 @@ struct check_input {
 	void *auth_ctx;
 	time_t now;
 	bool smtp;                          /* --smtp was asked for */
+	check_sts_fetch_fn sts_fetch;       /* NULL: the policy is not fetched */
+	void *sts_ctx;
+	check_smtp_probe_fn smtp_probe;     /* NULL: --smtp says it is not implemented */
+	void *smtp_ctx;
 };
 
 bool check_run(const struct check_input *in, struct check_report *out, struct err *err);

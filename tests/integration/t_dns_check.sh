@@ -5,6 +5,11 @@
 # pass SPF, both selectors published, the new key matches its private key: no FAIL), new (MX
 # switched); a run from a configuration file; and every name of broken.test giving its FAIL or
 # WARN code. Exit statuses: 1 with a FAIL, 0 with WARN only or clean, 2 for bad usage.
+# MTA-STS (state new publishes _mta-sts and mta-sts.migration.test A 127.0.0.1): a Python HTTPS
+# server with a certificate from a CA made here serves the policy (covering the new MX: OK; only
+# the old one: FAIL; invalid: FAIL naming the line; the CA not given: certificate FAIL).
+# --smtp: smtp-sink (no STARTTLS: WARN), a Python STARTTLS stub (verified: OK; unknown CA:
+# FAIL), a closed port (FAIL).
 # Skipped, saying so, without nsd.
 . "$(dirname "$0")/lib.sh"
 
@@ -109,6 +114,49 @@ expect_rc mismatch 1
 item mismatch migration.test dkim.key-mismatch FAIL "$DNS_NEW_SELECTOR"
 pass "state both: MX TTL OK, SPF passes for both IPs, both DKIM keys OK and the new one matches, exit 0"
 
+# ---------------------------------------------------------------- MTA-STS policy server
+# states old and both publish no _mta-sts record: nothing is fetched
+noitem both mta-sts.policy
+noitem both mta-sts.policy-not-checked
+PKI=$T/pki
+mkdir -p "$PKI" "$T/www/.well-known"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=mailshift test CA" \
+	-keyout "$PKI/ca.key" -out "$PKI/ca.pem" >"$PKI/log" 2>&1 || { cat "$PKI/log" >&2; fail "make CA"; }
+# leaf NAME SAN: a key and a certificate signed by the test CA
+leaf() {
+	openssl req -new -newkey rsa:2048 -nodes -subj "/CN=$1" -keyout "$PKI/$1.key" \
+		-out "$PKI/$1.csr" >>"$PKI/log" 2>&1 &&
+	printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$2" >"$PKI/$1.ext" &&
+	openssl x509 -req -in "$PKI/$1.csr" -CA "$PKI/ca.pem" -CAkey "$PKI/ca.key" \
+		-CAcreateserial -days 2 -extfile "$PKI/$1.ext" -out "$PKI/$1.pem" >>"$PKI/log" 2>&1 ||
+		{ cat "$PKI/log" >&2; fail "make certificate $1"; }
+}
+leaf mta-sts.migration.test DNS:mta-sts.migration.test
+leaf smtp-stub IP:127.0.0.1
+python3 - "$T/www" "$PKI/mta-sts.migration.test.pem" "$PKI/mta-sts.migration.test.key" \
+	"$T/https.port" >"$T/https.log" 2>&1 <<'PY' &
+import functools, http.server, ssl, sys
+root, cert, key, portfile = sys.argv[1:]
+h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=root)
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), h)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+with open(portfile + ".tmp", "w") as f:
+    f.write(str(srv.server_address[1]))
+import os; os.rename(portfile + ".tmp", portfile)
+srv.serve_forever()
+PY
+HTTPS_PID=$!
+PIDS=("$HTTPS_PID")
+trap '"$DNS" stop "$L" >/dev/null 2>&1 || true; for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
+for _ in $(seq 100); do [ -s "$T/https.port" ] && break; sleep 0.1; done
+[ -s "$T/https.port" ] || { cat "$T/https.log" >&2; fail "the HTTPS policy server did not start"; }
+HTTPS_PORT=$(cat "$T/https.port")
+policy() { printf '%s\r\n' "$@" >"$T/www/.well-known/mta-sts.txt"; }
+policy "version: STSv1" "mode: enforce" "mx: $DNS_NEW_MX" "mx: *.old-host.test" "max_age: 86400"
+NET+=(--mta-sts-port "$HTTPS_PORT" --mta-sts-ca "$PKI/ca.pem")
+
 # ---------------------------------------------------------------- state new
 "$DNS" switch "$L" all new >"$T/switch.out" 2>&1 || { cat "$T/switch.out" >&2; fail "switch all new"; }
 run new "${MIG[@]}"
@@ -116,7 +164,123 @@ expect_rc new 0
 item new migration.test mx.switched OK "$DNS_NEW_MX"
 item new migration.test mx.fcrdns OK "$DNS_NEW_IP"
 noitem new mx.ttl-ready
-pass "state new: MX switched to $DNS_NEW_MX, exit 0"
+item new migration.test mta-sts.record OK "v=STSv1"
+item new migration.test mta-sts.policy OK "mode enforce, max_age 86400 s, 2 mx pattern(s)"
+item new migration.test mta-sts.mx-covered OK "covers the new MX $DNS_NEW_MX (mx: $DNS_NEW_MX)"
+noitem new mta-sts.mx-not-covered
+noitem new mta-sts.policy-not-checked
+pass "state new: MX switched to $DNS_NEW_MX, the MTA-STS policy (HTTPS, CA verified) covers it, exit 0"
+
+# a policy that lists only the old host
+policy "version: STSv1" "mode: enforce" "mx: $DNS_OLD_MX" "max_age: 604800"
+run stsold "${MIG[@]}"
+expect_rc stsold 1
+item stsold migration.test mta-sts.mx-not-covered FAIL \
+	"the policy's mx list does not cover the new MX: add mx: $DNS_NEW_MX"
+item stsold migration.test mta-sts.mx-not-covered FAIL "max_age (604800 s)"
+grep -q "^  FAIL  the policy's mx list does not cover the new MX: add mx: $DNS_NEW_MX" "$T/stsold.txt" ||
+	{ cat "$T/stsold.txt" >&2; fail "text output lacks the mx FAIL line"; }
+# mode testing: the same gap is a WARN
+policy "version: STSv1" "mode: testing" "mx: $DNS_OLD_MX" "max_age: 604800"
+run ststesting "${MIG[@]}"
+expect_rc ststesting 0
+item ststesting migration.test mta-sts.mx-not-covered WARN "add mx: $DNS_NEW_MX"
+# a wildcard covers the new host
+policy "version: STSv1" "mode: enforce" "mx: *.new-host.test" "max_age: 604800"
+run stswild "${MIG[@]}"
+expect_rc stswild 0
+item stswild migration.test mta-sts.mx-covered OK "(mx: *.new-host.test)"
+# an invalid policy: the error names the line
+policy "version: STSv1" "mode: enforce" "mx: $DNS_NEW_MX" "max_age: 99999999"
+run stsbad "${MIG[@]}"
+expect_rc stsbad 1
+item stsbad migration.test mta-sts.policy-invalid FAIL "line 4: max_age '99999999' is over"
+# no policy file: 404
+rm "$T/www/.well-known/mta-sts.txt"
+run sts404 "${MIG[@]}"
+expect_rc sts404 1
+item sts404 migration.test mta-sts.fetch-failed FAIL "404 File not found' (only 200 is accepted)"
+policy "version: STSv1" "mode: enforce" "mx: $DNS_NEW_MX" "max_age: 86400"
+# the certificate is checked: without the test CA it is refused
+RC=0
+"$MAILSHIFT" dns check --resolver "127.0.0.1:$DNS_PORT_1" --ns-port "$DNS_PORT_1" \
+	--mta-sts-port "$HTTPS_PORT" --json "${MIG[@]}" >"$T/stsca.json" 2>"$T/stsca.err" || RC=$?
+cp "$T/stsca.json" "$T/stsca.txt"
+expect_rc stsca 1
+item stsca migration.test mta-sts.fetch-failed FAIL "TLS certificate not accepted"
+pass "MTA-STS policy: old host only FAIL (\"add mx: $DNS_NEW_MX\"), testing WARN, wildcard OK, invalid FAIL naming the line, 404 FAIL, unknown CA FAIL"
+
+# ---------------------------------------------------------------- --smtp
+# The probe connects to the --new-mx host, here 127.0.0.1 (the lab's MX addresses are
+# documentation addresses); the other items of these runs do not matter.
+SINK_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+SINK_USER=()
+[ "$(id -u)" = 0 ] && SINK_USER=(-u nobody)
+/usr/sbin/smtp-sink "${SINK_USER[@]}" "127.0.0.1:$SINK_PORT" 10 >"$T/sink.log" 2>&1 &
+PIDS+=($!)
+up=no
+for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$SINK_PORT") 2>/dev/null && { up=yes; break; }; sleep 0.1; done
+[ $up = yes ] || fail "smtp-sink did not start on port $SINK_PORT: $(cat "$T/sink.log")"
+SMTP=(--domain "$DNS_ZONE" --new-mx 127.0.0.1 --smtp)
+run smtpsink "${SMTP[@]}" --smtp-port "$SINK_PORT"
+item smtpsink migration.test smtp.no-starttls WARN "new MX 127.0.0.1: STARTTLS not offered"
+python3 - "$PKI/smtp-stub.pem" "$PKI/smtp-stub.key" "$T/stub.port" >"$T/stub.log" 2>&1 <<'PY' &
+# A minimal SMTP server with STARTTLS: enough for a connect/EHLO/STARTTLS/EHLO/QUIT probe.
+import os, socket, ssl, sys, threading
+cert, key, portfile = sys.argv[1:]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+ls = socket.socket()
+ls.bind(("127.0.0.1", 0))
+ls.listen(8)
+with open(portfile + ".tmp", "w") as f:
+    f.write(str(ls.getsockname()[1]))
+os.rename(portfile + ".tmp", portfile)
+def serve(c):
+    try:
+        f = c.makefile("rb")
+        c.sendall(b"220 stub ESMTP\r\n")
+        tls = False
+        while True:
+            line = f.readline()
+            if not line:
+                return
+            cmd = line.strip().upper()
+            if cmd.startswith(b"EHLO") or cmd.startswith(b"HELO"):
+                c.sendall(b"250 stub\r\n" if tls else b"250-stub\r\n250 STARTTLS\r\n")
+            elif cmd == b"STARTTLS" and not tls:
+                c.sendall(b"220 2.0.0 go ahead\r\n")
+                c = ctx.wrap_socket(c, server_side=True)
+                f = c.makefile("rb")
+                tls = True
+            elif cmd == b"QUIT":
+                c.sendall(b"221 bye\r\n")
+                return
+            else:
+                c.sendall(b"250 ok\r\n")
+    except Exception as e:
+        print("stub:", e, flush=True)
+    finally:
+        c.close()
+while True:
+    c, _ = ls.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+PY
+PIDS+=($!)
+for _ in $(seq 100); do [ -s "$T/stub.port" ] && break; sleep 0.1; done
+[ -s "$T/stub.port" ] || { cat "$T/stub.log" >&2; fail "the STARTTLS stub did not start"; }
+STUB_PORT=$(cat "$T/stub.port")
+run smtptls "${SMTP[@]}" --smtp-port "$STUB_PORT" --smtp-ca "$PKI/ca.pem"
+item smtptls migration.test smtp.starttls OK "new MX 127.0.0.1 offers STARTTLS"
+run smtpbadca "${SMTP[@]}" --smtp-port "$STUB_PORT"
+expect_rc smtpbadca 1
+item smtpbadca migration.test smtp.tls-failed FAIL "certificate"
+CLOSED=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+run smtpclosed "${SMTP[@]}" --smtp-port "$CLOSED"
+expect_rc smtpclosed 1
+item smtpclosed migration.test smtp.connect-failed FAIL "127.0.0.1"
+noitem new smtp.not-implemented
+pass "--smtp: smtp-sink WARN STARTTLS not offered, STARTTLS stub OK (verified with the CA), unknown CA FAIL, closed port FAIL"
 
 # ---------------------------------------------------------------- from a configuration
 cat >"$T/mailshift.conf" <<EOF
@@ -190,4 +354,8 @@ RC=0
 RC=0
 "$MAILSHIFT" dns frobnicate >/dev/null 2>&1 || RC=$?
 [ "$RC" = 2 ] || fail "unknown dns subcommand: exit $RC, expected 2"
+RC=0
+"$MAILSHIFT" dns check "${NET[@]}" --domain "$DNS_ZONE" --smtp-port 0 >/dev/null 2>"$T/usage.err" || RC=$?
+[ "$RC" = 2 ] || fail "--smtp-port 0: exit $RC, expected 2"
+grep -q -- "--smtp-port '0' is not a port" "$T/usage.err" || fail "--smtp-port 0: $(cat "$T/usage.err")"
 pass "usage errors exit 2 and name the problem"
