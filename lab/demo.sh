@@ -9,8 +9,10 @@
 # the parallel run: more mail on old, `mailshift relay` delivering new mail
 # to both servers over LMTP (one trace id in both copies), a second sync
 # that recognises the relayed mail instead of copying it, `mailshift
-# verify`; proves the copy with an independent digest, and leaves the lab
-# running for you to look at.
+# verify`; proves the copy with an independent digest; then the DNS
+# cutover on five NSD servers (`dns check` before and after the records are
+# prepared, `dns watch` while they switch to the new MX); and leaves the
+# IMAP lab running for you to look at.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 demo=${MAILSHIFT_DEMO_DIR:-/tmp/mailshift-demo}
@@ -158,6 +160,43 @@ json.dump({f["old"]: f["new"] for a in d["accounts"] if a["account"].startswith(
 	fi
 done
 
+echo
+echo "== the DNS cutover: five NSD servers play the Internet's resolvers for migration.test"
+if [ -x /usr/sbin/nsd ]; then
+	"$top/lab/dns.sh" stop "$demo/dns" >/dev/null 2>&1 || true
+	"$top/lab/dns.sh" start "$demo/dns" >/dev/null
+	# shellcheck disable=SC1091
+	. "$demo/dns/dns.env"
+	check() {
+		"$ms" dns check --domain migration.test --resolver "127.0.0.1:$DNS_PORT_1" \
+			--ns-port "$DNS_PORT_1" --old-mx mx.old-host.test --new-mx mx.new-host.test \
+			--old-ips 192.0.2.10 --new-ips 198.51.100.20 --old-selector default \
+			--new-selector ms2026 --new-dkim-key "$DNS_NEW_DKIM_KEY" >"$demo/dns-check-$1.txt" || true
+		echo "   dns check, zone in state '$1': $(grep '^summary:' "$demo/dns-check-$1.txt" || true)"
+		{ grep -E '^  (WARN|FAIL)' "$demo/dns-check-$1.txt" || true; } | sed 's/^/   /' | head -6
+	}
+	check old
+	"$top/lab/dns.sh" switch "$demo/dns" all both >/dev/null
+	check both
+	resolvers=()
+	for p in $DNS_SERVERS; do resolvers+=(--resolver "$p"); done
+	"$ms" dns watch --domain migration.test --expect mx.new-host.test "${resolvers[@]}" \
+		--interval 1 --timeout 60 >"$demo/dns-watch.txt" 2>&1 &
+	watch_pid=$!
+	sleep 1.5
+	for i in 1 2 3 4 5; do
+		"$top/lab/dns.sh" switch "$demo/dns" "$i" new >/dev/null
+		sleep 0.7
+	done
+	rc=0
+	wait "$watch_pid" || rc=$?
+	echo "   dns watch while the five servers switch to the new MX one by one (exit $rc):"
+	sed 's/^/      /' "$demo/dns-watch.txt" | tail -7
+	"$top/lab/dns.sh" stop "$demo/dns" >/dev/null
+else
+	echo "   (nsd is not installed: run make demo as root, or apt-get install nsd)"
+fi
+
 cat <<EOT
 
 == where to look
@@ -168,6 +207,7 @@ cat <<EOT
    server logs        $OLD_LOG
                       $NEW_LOG
    relay log          $demo/relay.log   (spool $demo/spool)
+   dns reports        $demo/dns-check-old.txt  $demo/dns-check-both.txt  $demo/dns-watch.txt
    try it yourself    $ms sync -c $cfg
                       $ms relay -c $cfg      (then: swaks --server 127.0.0.1:$relay_port --to carol@example.co.jp)
    stop the lab       lab/lab.sh stop $demo/lab
