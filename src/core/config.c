@@ -353,21 +353,21 @@ static bool valid_listen_one(const char *v)
 	return true;
 }
 
-/* Several addresses, comma-separated ("0.0.0.0:25, [::]:25"). */
-static bool valid_listen(const char *v)
+/* True when every comma-separated item of v (trimmed) passes one(). */
+static bool each_item(const char *v, bool (*one)(const char *))
 {
 	const char *s = v;
 
 	for (;;) {
 		const char *c = strchr(s, ',');
 		size_t n = c != NULL ? (size_t)(c - s) : strlen(s);
-		char *one;
+		char *item;
 		bool ok;
 
 		trim(&s, &n);
-		one = xstrndup(s, n);
-		ok = valid_listen_one(one);
-		free(one);
+		item = xstrndup(s, n);
+		ok = one(item);
+		free(item);
 		if (!ok)
 			return false;
 		if (c == NULL)
@@ -376,27 +376,16 @@ static bool valid_listen(const char *v)
 	}
 }
 
+/* Several addresses, comma-separated ("0.0.0.0:25, [::]:25"). */
+static bool valid_listen(const char *v)
+{
+	return each_item(v, valid_listen_one);
+}
+
 /* Each comma-separated item a duration ("1m, 5m, 1h"). */
 static bool valid_durations(const char *v)
 {
-	const char *s = v;
-
-	for (;;) {
-		const char *c = strchr(s, ',');
-		size_t n = c != NULL ? (size_t)(c - s) : strlen(s);
-		char *one;
-		bool ok;
-
-		trim(&s, &n);
-		one = xstrndup(s, n);
-		ok = valid_duration(one);
-		free(one);
-		if (!ok)
-			return false;
-		if (c == NULL)
-			return true;
-		s = c + 1;
-	}
+	return each_item(v, valid_duration);
 }
 
 static bool valid_list(const char *v)
